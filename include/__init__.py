@@ -1,0 +1,1 @@
+"""Shared code of the CRM pipeline: settings, the synthetic shop, API emulators, extraction and task logic."""
