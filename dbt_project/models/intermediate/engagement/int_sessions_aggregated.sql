@@ -1,0 +1,108 @@
+-- Sessions (device × Amplitude session id) started by the end of run_date:
+-- acquisition channel from the session_start properties, the member if any
+-- event of the session was logged in, funnel step flags.
+with
+
+events as (
+    select * from {{ ref('stg_events__events') }}
+    where event_date <= {{ run_date() }}
+),
+
+session_starts as (
+    select
+        session_key,
+        acquisition_channel,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_content,
+        referrer,
+        row_number() over (
+            partition by session_key order by event_at, event_id
+        ) as start_rank
+    from events
+    where event_type = 'session_start'
+),
+
+first_events as (
+    select
+        session_key,
+        platform,
+        city,
+        row_number() over (
+            partition by session_key order by event_at, event_id
+        ) as event_rank
+    from events
+),
+
+aggregated as (
+    select
+        session_key,
+        min(device_id) as device_id,
+        min(session_id) as session_id,
+        min(member_id) as member_id,
+        min(event_at) as started_at,
+        max(event_at) as ended_at,
+        count(*) as event_count,
+        count(case when event_type = 'page_view' then 1 end) as page_views,
+        count(case when event_type = 'view_item' then 1 end) as product_views,
+        count(case when event_type = 'add_to_cart' then 1 end) as cart_adds,
+        count(case when event_type = 'begin_checkout' then 1 end)
+            as checkouts,
+        count(case when event_type = 'purchase' then 1 end) as purchases,
+        count(case when event_type = 'coupon_page_view' then 1 end)
+            as coupon_page_views,
+        count(case when event_type = 'search' then 1 end) as searches,
+        count(case when event_type = 'sign_up' then 1 end) as sign_ups
+    from events
+    group by session_key
+),
+
+final as (
+    select
+        aggregated.session_key,
+        aggregated.device_id,
+        aggregated.session_id,
+        aggregated.member_id,
+        aggregated.started_at,
+        cast(aggregated.started_at as date) as session_date,
+        aggregated.ended_at,
+        first_events.platform,
+        first_events.city,
+        -- a session whose session_start event never arrived has an unknown
+        -- channel
+        coalesce(session_starts.acquisition_channel, 'unknown')
+            as acquisition_channel,
+        session_starts.utm_source,
+        session_starts.utm_medium,
+        session_starts.utm_campaign,
+        session_starts.utm_content,
+        session_starts.referrer,
+        coalesce(
+            session_starts.utm_source = '{{ var("crm_utm_source") }}', false
+        ) as is_message_click,
+        aggregated.event_count,
+        aggregated.page_views,
+        aggregated.product_views,
+        aggregated.cart_adds,
+        aggregated.checkouts,
+        aggregated.purchases,
+        aggregated.coupon_page_views,
+        aggregated.searches,
+        aggregated.sign_ups,
+        aggregated.product_views > 0 as has_product_view,
+        aggregated.cart_adds > 0 as has_cart_add,
+        aggregated.checkouts > 0 as has_checkout,
+        aggregated.purchases > 0 as has_purchase
+    from aggregated
+    left join session_starts
+        on
+            aggregated.session_key = session_starts.session_key
+            and session_starts.start_rank = 1
+    inner join first_events
+        on
+            aggregated.session_key = first_events.session_key
+            and first_events.event_rank = 1
+)
+
+select * from final

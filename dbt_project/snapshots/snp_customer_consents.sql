@@ -1,0 +1,33 @@
+{#
+    Consent history (SCD type 2) of every member: one row per version of the advertising consents, valid
+    from the member's updated_date (strategy timestamp: taken from the data, never the clock). Keeps the
+    proof of when each consent was given or withdrawn after the storefront overwrote it. Only versions
+    updated by the end of run_date are taken, so a backfill of an older date does not record the future.
+#}
+{% snapshot snp_customer_consents %}
+
+{{
+    config(
+        unique_key='member_id',
+        strategy='timestamp',
+        updated_at='updated_at',
+    )
+}}
+
+select
+    member_id,
+    consent_sms,
+    consent_kakao,
+    consent_email,
+    consent_push,
+    consent_night,
+    consent_sms_at,
+    consent_kakao_at,
+    consent_email_at,
+    consent_push_at,
+    consent_night_at,
+    updated_at
+from {{ storefront_ref('customers') }}
+where cast(updated_at as date) <= {{ run_date() }}
+
+{% endsnapshot %}
