@@ -1,0 +1,1 @@
+"""Gate entry points (the functions Airflow tasks call); see :mod:`expectations`."""
