@@ -1,0 +1,345 @@
+"""Plans every campaign due for a run together: one intent per customer with its decision and reason.
+
+Campaigns are planned highest priority first, so a customer who qualifies for several goes to the most important
+one (``daily_limit``), and frequency caps count both the ledger's messages and those planned earlier in this run.
+Intents that already exist for the run date are never planned again (re-running a date sends nothing new).
+Planning reads the audience, the ledger and the warehouse but writes nothing: the same inputs and reference time
+give the same plan, which is what makes the preview equal to the send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from activation import assignment
+from activation.audience import AudienceError, AudienceReader, trigger_conditions
+from activation.config.loader import ActivationConfig
+from activation.config.models import Campaign
+from activation.conversions import ConversionError, ConversionLookup
+from activation.ledger import Ledger
+from activation.ledger import schema as s
+from activation.personalize import render_message, variable_columns
+from activation.planning import policies as p
+from activation.schedule import (
+    due_campaigns,
+    in_friendtalk_window,
+    is_night,
+    next_friendtalk_opening,
+    next_morning,
+)
+from include.pii import hash_contact, mask_email, mask_phone
+
+log = logging.getLogger(__name__)
+
+
+def idempotency_key(campaign_id: str, run_date: date, customer_id: str, step: str) -> str:
+    """The natural key of an intent: one message per campaign, run date, customer and step."""
+    return f"{campaign_id}:{run_date.isoformat()}:{customer_id}:{step}"
+
+
+def intent_id(key: str) -> str:
+    """32 hex characters of SHA-256 of the idempotency key (stable on every engine)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def mask_recipient(channel: str, recipient: str | None) -> str | None:
+    if recipient is None:
+        return None
+    return (
+        mask_email(recipient)
+        if channel == "email"
+        else (mask_phone(recipient) if channel != "push" else recipient)
+    )
+
+
+@dataclass
+class CampaignPlan:
+    """The plan of one campaign: new intents, the ones the ledger already holds, or the error that stopped it."""
+
+    campaign: Campaign
+    send_at: datetime
+    intents: list[dict[str, Any]] = field(default_factory=list)
+    existing: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def all_intents(self) -> list[dict[str, Any]]:
+        return self.existing + self.intents
+
+
+@dataclass
+class Plan:
+    """Every due campaign of one run date."""
+
+    run_id: str
+    run_date: date
+    reference_time: datetime
+    campaigns: list[CampaignPlan]
+
+    def get(self, campaign_id: str) -> CampaignPlan | None:
+        return next((c for c in self.campaigns if c.campaign.id == campaign_id), None)
+
+    def new_rows(self, campaign_ids: set[str] | None = None) -> list[dict[str, Any]]:
+        return [
+            i
+            for c in self.campaigns
+            if campaign_ids is None or c.campaign.id in campaign_ids
+            for i in c.intents
+        ]
+
+
+class Planner:
+    """Builds a :class:`Plan` from the configuration, the audiences, the ledger and the warehouse."""
+
+    def __init__(
+        self,
+        config: ActivationConfig,
+        ledger: Ledger,
+        reader: AudienceReader,
+        conversions: ConversionLookup | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.ledger = ledger
+        self.reader = reader
+        self.conversions = conversions or ConversionLookup(reader.warehouse, self.settings.conversions)
+
+    def plan(self, run_date: date, reference_time: datetime, run_id: str) -> Plan:
+        """Plans every campaign due on ``run_date`` (highest priority first)."""
+        if reference_time.tzinfo is None:
+            raise ValueError("reference_time must be timezone-aware")
+        due = due_campaigns(self.config.campaigns, run_date, self.settings.timezone)
+        plan = Plan(run_id, run_date, reference_time, [CampaignPlan(c, at) for c, at in due])
+        if not due:
+            return plan
+        existing = self.ledger.intents_for_run(run_date)
+        by_campaign: dict[str, list[dict]] = defaultdict(list)
+        for row in existing:
+            by_campaign[row["campaign_id"]].append(row)
+        self._reserved: Counter[str] = Counter(r["customer_id"] for r in self.ledger.reservations(run_date))
+        days = max(
+            [self.settings.frequency_cap.days] + [c.frequency_cap.days for c, _ in due if c.frequency_cap]
+        )
+        times = [at for _, at in due]
+        span = timedelta(days=days + 2)
+        self._events: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+        for ev in self.ledger.cap_events(min(times) - span, max(times) + span):
+            self._events[ev["customer_id"]].append((ev["send_at"], ev["message_kind"], ev["campaign_id"]))
+        self._opt_customers, self._opt_contacts = self.ledger.opt_out_keys()
+        for cp in plan.campaigns:
+            cp.existing = by_campaign.get(cp.campaign.id, [])
+            try:
+                self._plan_campaign(cp, run_date, reference_time, run_id)
+            except (AudienceError, ConversionError) as exc:
+                cp.error = str(exc)
+                cp.intents = []
+                log.error("campaign %s not planned: %s", cp.campaign.id, exc)
+        return plan
+
+    # ---- one campaign ----------------------------------------------------------------------------------------------
+    def _plan_campaign(self, cp: CampaignPlan, run_date: date, ref: datetime, run_id: str) -> None:
+        c, st = cp.campaign, self.settings
+        needed = variable_columns(c, st, self.config.templates)
+        audience = self.reader.read(
+            c.audience.model,
+            list(c.audience.filter) + trigger_conditions(c),
+            run_date,
+            required_columns=needed,
+        )
+        cp.warnings.extend(audience.warnings)
+        done = {r["idempotency_key"] for r in cp.existing}
+        rows = [
+            r for r in audience.rows if idempotency_key(c.id, run_date, r["customer_id"], c.step) not in done
+        ]
+        converted: set[str] = set()
+        if c.exit_on_conversion and c.goal and rows:
+            first = self.ledger.first_sent(c.id)
+            candidates = {
+                r["customer_id"]: first[r["customer_id"]] for r in rows if r["customer_id"] in first
+            }
+            converted = self.conversions.converted(c.goal.event, candidates, ref)
+        variants = c.resolved_variants()
+        weights = [(v.id, v.weight) for v in variants]
+        by_id = {v.id: v for v in variants}
+        eligible: list[dict] = []
+        for row in rows:
+            intent = self._base(c, row, run_date, ref, run_id, cp.send_at, weights)
+            self._decide(intent, row, c, by_id[intent["variant"]], converted, ref)
+            cp.intents.append(intent)
+            if intent["status"] == s.PLANNED:
+                eligible.append(intent)
+        if c.max_recipients is not None and len(eligible) > c.max_recipients:
+            ranked = sorted(
+                eligible, key=lambda i: assignment.rank(c.id, i["customer_id"], st.assignment_salt)
+            )
+            for intent in ranked[c.max_recipients :]:
+                self._suppress(intent, p.MAX_RECIPIENTS, f"over max_recipients {c.max_recipients}")
+            eligible = ranked[: c.max_recipients]
+        for intent in eligible:
+            if intent["is_control"]:
+                self._decision(intent, s.CONTROL, p.CONTROL_GROUP)
+            elif intent["is_holdout"]:
+                self._decision(intent, s.HOLDOUT, p.HOLDOUT)
+        for intent in cp.intents:
+            if intent["status"] in s.RESERVING_STATUSES:
+                self._reserved[intent["customer_id"]] += 1
+            if intent["status"] in s.CAP_STATUSES:
+                self._events[intent["customer_id"]].append((intent["send_at"], c.kind, c.id))
+
+    def _base(
+        self,
+        c: Campaign,
+        row: dict,
+        run_date: date,
+        ref: datetime,
+        run_id: str,
+        send_at: datetime,
+        weights: list,
+    ) -> dict:
+        st = self.settings
+        cid = str(row["customer_id"])
+        key = idempotency_key(c.id, run_date, cid, c.step)
+        return {
+            "intent_id": intent_id(key),
+            "idempotency_key": key,
+            "run_id": run_id,
+            "run_date": run_date,
+            "campaign_id": c.id,
+            "step": c.step,
+            "customer_id": cid,
+            "member_id": row.get("member_id"),
+            "segment": row.get("segment"),
+            "tier": row.get("tier"),
+            "channel": c.channel,
+            "destination": st.destination_for(c.channel),
+            "message_kind": c.kind,
+            "message_type": None,
+            "fallback_type": None,
+            "variant": assignment.pick_variant(c.id, cid, st.assignment_salt, weights),
+            "is_control": assignment.in_control(cid, st.assignment_salt, st.control_group_pct),
+            "is_holdout": assignment.in_holdout(c.id, cid, st.assignment_salt, c.holdout_pct),
+            "priority": c.priority,
+            "status": s.PLANNED,
+            "reason": None,
+            "detail": None,
+            "quiet_hours": c.quiet_hours,
+            "night_consent": False,
+            "has_channel_consent": None,
+            "is_opted_out": None,
+            "recipient": None,
+            "recipient_masked": None,
+            "recipient_hash": None,
+            "payload": None,
+            "planned_send_at": send_at,
+            "send_at": send_at,
+            "held": None,
+            "cost_krw": 0.0,
+            "goal_event": c.goal.event if c.goal else None,
+            "attribution_days": c.goal.attribution_days if c.goal else None,
+            "attempts": 0,
+            "created_at": ref,
+            "updated_at": ref,
+        }
+
+    @staticmethod
+    def _decision(intent: dict, status: str, reason: str | None, detail: str | None = None) -> None:
+        intent.update(status=status, reason=reason, detail=detail)
+        if status != s.PLANNED:
+            intent["recipient"] = None  # only messages that go out keep the raw address
+            intent["cost_krw"] = 0.0
+
+    def _suppress(self, intent: dict, reason: str, detail: str | None = None) -> None:
+        self._decision(intent, s.SUPPRESSED, reason, detail)
+
+    def _decide(
+        self, intent: dict, row: dict, c: Campaign, variant: Any, converted: set[str], ref: datetime
+    ) -> None:
+        st = self.settings
+        cid = intent["customer_id"]
+        # 1. contact
+        contact = p.contact_for(c.channel, row)
+        if contact.recipient is None:
+            return self._suppress(intent, contact.reason or p.INVALID_CONTACT, contact.detail)
+        intent["recipient"] = contact.recipient
+        intent["recipient_masked"] = mask_recipient(c.channel, contact.recipient)
+        intent["recipient_hash"] = hash_contact(contact.recipient)
+        # 2. global opt-out
+        learned = cid in self._opt_customers or intent["recipient_hash"] in self._opt_contacts
+        intent["is_opted_out"] = row.get("is_opted_out") is True or learned
+        if row.get("is_opted_out") is True:
+            return self._suppress(intent, p.OPTED_OUT, "audience is_opted_out")
+        if learned:
+            return self._suppress(intent, p.OPTED_OUT, "opt-out learned by the ledger")
+        # 3. advertising consent for the channel
+        advertising = c.kind == "advertising"
+        send_day = intent["send_at"].astimezone(st.tz).date()
+        column = p.CONSENT_COLUMN.get(c.channel, "consent_kakao")
+        state = p.consent_state(row, column, send_day, st.consent_max_age_days)
+        intent["has_channel_consent"] = state is None
+        if advertising and state:
+            return self._suppress(intent, state, column)
+        # 4. exit on conversion
+        if cid in converted:
+            return self._suppress(intent, p.CONVERTED, f"goal {c.goal.event if c.goal else ''} reached")
+        # 5. timing: late runs, night rule, FriendTalk window
+        if ref - intent["send_at"] > timedelta(hours=st.max_send_delay_hours):
+            return self._suppress(intent, p.SEND_WINDOW_PASSED, f"planned {intent['send_at'].isoformat()}")
+        at = max(intent["send_at"], ref)
+        night_ok = p.consent_state(row, "consent_night", send_day, st.consent_max_age_days) is None
+        intent["night_consent"] = night_ok
+        if advertising and c.channel != "email" and is_night(at) and not night_ok:
+            if c.quiet_hours == "drop":
+                return self._suppress(intent, p.NIGHT_NO_CONSENT, "advertising 21:00-08:00 KST")
+            at, intent["held"] = next_morning(at), p.NIGHT_HOLD
+        if c.channel == "friendtalk" and not in_friendtalk_window(at):
+            if c.quiet_hours == "drop":
+                return self._suppress(intent, p.FRIENDTALK_WINDOW, "FriendTalk outside 08:00-20:00 KST")
+            at, intent["held"] = next_friendtalk_opening(at), intent["held"] or p.FRIENDTALK_HOLD
+        intent["send_at"] = at
+        # 6. render and length
+        fallback_ok = c.channel == "alimtalk" or (
+            c.channel == "friendtalk"
+            and p.consent_state(row, "consent_sms", send_day, st.consent_max_age_days) is None
+        )
+        rendered = render_message(
+            c, variant, st, self.config.templates, row, at, sms_fallback_allowed=fallback_ok
+        )
+        if rendered.reason:
+            return self._suppress(intent, rendered.reason, rendered.detail)
+        fields = {
+            "intent_id": intent["intent_id"],
+            "campaign_id": c.id,
+            "variant": intent["variant"],
+            "customer_id": cid[:100],
+            "run_date": intent["run_date"].isoformat(),
+        }
+        if len(intent["idempotency_key"]) <= 100:
+            fields["idempotency_key"] = intent["idempotency_key"]
+        intent["payload"] = {"body": rendered.body, "custom_fields": fields}
+        intent["message_type"] = rendered.message_type
+        intent["fallback_type"] = rendered.fallback_type
+        intent["cost_krw"] = st.unit_cost(rendered.message_type or "")
+        # 7. the campaign's own cap, 8. one campaign per customer per run date, 9. the global cap
+        events = self._events.get(cid, [])
+        if (
+            c.frequency_cap
+            and p.count_within(events, at, c.frequency_cap.days, kind=None, campaign=c.id)
+            >= c.frequency_cap.max
+        ):
+            return self._suppress(
+                intent, p.CAMPAIGN_FREQUENCY_CAP, f"{c.frequency_cap.max} per {c.frequency_cap.days} days"
+            )
+        if self._reserved[cid] >= st.daily_limit:
+            return self._suppress(intent, p.LOWER_PRIORITY, f"daily_limit {st.daily_limit}")
+        cap = st.frequency_cap
+        if cap.applies_to == "all" or advertising:
+            kind = None if cap.applies_to == "all" else "advertising"
+            if p.count_within(events, at, cap.days, kind=kind, campaign=None) >= cap.max:
+                return self._suppress(intent, p.GLOBAL_FREQUENCY_CAP, f"{cap.max} per {cap.days} days")
+        return None
