@@ -1,0 +1,100 @@
+"""
+### crm_campaign__&lt;id&gt; — one DAG per campaign file in `include/campaigns/`
+
+Generated from the campaign YAML files (edit a file, the DAG follows). Triggered campaigns (segment transition, tier change,
+sign-up without purchase, N days after delivery, subscription uses left) run when `crm_nightly` publishes the night's
+audiences (Asset `crm_audiences`); scheduled campaigns run on their own cron in their own timezone and first wait for the
+audiences of the previous day.
+
+**wait_for_audiences → preview → send_list_gate → send → record**: the preview (dry run) and the gate's report land in
+`data/runs/<date>/campaigns/<id>/`; the gate stops the send when the list breaks a rule (consent, night-time, `(광고)`
+marking, opted-out/holdout/control customers, size). Sends are idempotent per (campaign, date, customer, step).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, task
+
+from activation.config import load_config
+from include.pipeline.alerts import task_failure_alert
+from include.pipeline.assets import AUDIENCES
+from include.settings import get_settings
+
+DEFAULT_ARGS = {
+    "owner": "crm-marketing",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+    "on_failure_callback": task_failure_alert,
+}
+
+
+def build(campaign) -> DAG:
+    """The DAG of one campaign."""
+    scheduled = campaign.trigger.type == "schedule"
+    schedule = (
+        CronTriggerTimetable(campaign.trigger.cron, timezone=campaign.trigger.timezone)
+        if scheduled
+        else [AUDIENCES]
+    )
+    with DAG(
+        dag_id=f"crm_campaign__{campaign.id}",
+        doc_md=f"{__doc__}\n\n**{campaign.name}** — {campaign.description or ''}",
+        schedule=schedule,
+        start_date=pendulum.datetime(2026, 8, 1, tz="Asia/Seoul"),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["crm", "campaign", campaign.channel, campaign.kind, "scheduled" if scheduled else "triggered"],
+        is_paused_upon_creation=not campaign.enabled,
+    ) as dag:
+
+        @task
+        def context(**ctx) -> dict:
+            from include.pipeline.campaign_runs import campaign_run_context
+
+            return campaign_run_context(ctx, scheduled)
+
+        @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule")
+        def wait_for_audiences(rc: dict) -> bool:
+            from datetime import date
+
+            from include.pipeline.campaign_runs import audiences_published
+
+            return audiences_published(date.fromisoformat(rc["data_date"]))
+
+        @task
+        def preview(rc: dict) -> dict:
+            from include.pipeline import campaign_runs
+
+            return campaign_runs.preview(campaign.id, rc)
+
+        @task(pool="duckdb_writer", retries=0)
+        def send_list_gate(rc: dict) -> dict:
+            from include.pipeline import campaign_runs
+
+            return campaign_runs.send_list_gate(campaign.id, rc)
+
+        @task(pool="messaging_api")
+        def send(rc: dict) -> dict:
+            from include.pipeline import campaign_runs
+
+            return campaign_runs.send(campaign.id, rc)
+
+        @task(pool="messaging_api")
+        def record(rc: dict) -> dict:
+            from include.pipeline import campaign_runs
+
+            return campaign_runs.record(campaign.id, rc)
+
+        rc = context()
+        wait_for_audiences(rc) >> preview(rc) >> send_list_gate(rc) >> send(rc) >> record(rc)
+    return dag
+
+
+for _campaign in load_config(get_settings().campaigns_dir).campaigns:
+    globals()[f"crm_campaign__{_campaign.id}"] = build(_campaign)
