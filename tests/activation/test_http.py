@@ -1,0 +1,175 @@
+"""The shared HTTP layer against a real local HTTP server: which failures are retried, waited on, or surfaced."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from activation.destinations.solapi.auth import authorization
+from activation.http import (
+    AmbiguousRequestError,
+    HttpClient,
+    PayloadTooLargeError,
+    PermanentError,
+    RateLimiter,
+    RetryPolicy,
+    TransientError,
+    parse_retry_after,
+)
+
+
+class Script:
+    """Responses the server gives, in order: (status, headers, body dict)."""
+
+    def __init__(self) -> None:
+        self.responses: list[tuple[int, dict, dict | None]] = []
+        self.requests: list[dict] = []
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            script.requests.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+            )
+            status, headers, payload = (
+                script.responses.pop(0) if script.responses else (200, {}, {"ok": True})
+            )
+            data = json.dumps(payload).encode() if payload is not None else b""
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = _handle
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client(url: str, sleeps: list[float], **kw) -> HttpClient:
+    policy = RetryPolicy(
+        max_attempts=4, base_delay_s=0.01, max_delay_s=0.02, read_timeout_s=2, connect_timeout_s=1
+    )
+    return HttpClient(url, name="test", policy=policy, sleep=sleeps.append, **kw)
+
+
+def test_429_waits_for_retry_after_then_succeeds(server) -> None:
+    url, script = server
+    script.responses = [(429, {"Retry-After": "2"}, {"errorCode": "TooMany"}), (200, {}, {"done": 1})]
+    sleeps: list[float] = []
+    assert client(url, sleeps).request("POST", "/x", json_body={"a": 1}, idempotent=False) == {"done": 1}
+    assert sleeps and max(sleeps) >= 2.0  # a 429 is never processed: even a non-idempotent call is repeated
+
+
+def test_5xx_is_retried_only_when_safe(server) -> None:
+    url, script = server
+    script.responses = [(503, {}, None), (200, {}, {"v": 2})]
+    assert client(url, []).request("GET", "/x") == {"v": 2}
+    script.responses = [(503, {}, {"errorCode": "ServiceUnavailable", "errorMessage": "down"})]
+    with pytest.raises(AmbiguousRequestError, match="503 ServiceUnavailable"):
+        client(url, []).request("PUT", "/x", json_body={"m": 1}, idempotent=False)
+
+
+def test_permanent_errors_and_413(server) -> None:
+    url, script = server
+    script.responses = [(400, {}, {"errorCode": "ValidationError", "errorMessage": "bad to"})]
+    with pytest.raises(PermanentError) as info:
+        client(url, []).request("POST", "/x", json_body={})
+    assert info.value.status == 400 and info.value.code == "ValidationError" and "bad to" in str(info.value)
+    script.responses = [(413, {}, {"errorCode": "RecipientsTooMany", "errorMessage": "too many"})]
+    with pytest.raises(PayloadTooLargeError):
+        client(url, []).request("PUT", "/x", json_body={}, idempotent=False)
+    script.responses = [
+        (422, {}, {"type": "UnprocessableEntity", "errors": [{"message": "tags must be unique"}]})
+    ]
+    with pytest.raises(PermanentError, match="tags must be unique"):
+        client(url, []).request("PUT", "/x", json_body={})
+
+
+def test_retries_run_out_into_a_transient_error(server) -> None:
+    url, script = server
+    script.responses = [(502, {}, None)] * 4
+    sleeps: list[float] = []
+    with pytest.raises(TransientError, match="gave up after 4 attempts"):
+        client(url, sleeps).request("GET", "/x")
+    assert len(script.requests) == 4 and len(sleeps) == 3
+
+
+def test_headers_are_rebuilt_per_attempt_and_rate_limit_headers_pause(server) -> None:
+    url, script = server
+    calls: list[int] = []
+
+    def headers(method: str, path: str, body: bytes) -> dict[str, str]:
+        calls.append(1)
+        return {"Authorization": f"sig-{len(calls)}"}
+
+    script.responses = [
+        (500, {}, None),
+        (200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0.2"}, {"ok": 1}),
+    ]
+    c = HttpClient(
+        url,
+        name="t",
+        headers=headers,
+        policy=RetryPolicy(max_attempts=3, base_delay_s=0.001),
+        sleep=lambda s: None,
+    )
+    c.request("GET", "/x")
+    assert [r["headers"]["Authorization"] for r in script.requests] == ["sig-1", "sig-2"]
+    assert c.limiter._paused_until > 0
+
+
+def test_connection_refused_is_retried_even_for_non_idempotent_calls() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens here
+    sleeps: list[float] = []
+    with pytest.raises(TransientError, match="gave up"):
+        client(f"http://127.0.0.1:{port}", sleeps).request("POST", "/x", json_body={}, idempotent=False)
+    assert len(sleeps) == 3
+
+
+def test_retry_after_parsing_and_pacing() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
+    waits: list[float] = []
+    limiter = RateLimiter(10.0)
+    for _ in range(3):
+        limiter.acquire(sleep=waits.append)
+    assert waits and all(0 < w <= 0.11 for w in waits)
+
+
+def test_solapi_signature_follows_the_documented_scheme() -> None:
+    import hashlib
+    import hmac
+    from datetime import UTC, datetime
+
+    header = authorization(
+        "KEY", "SECRET", now=datetime(2026, 11, 23, 0, 0, 1, 500000, tzinfo=UTC), salt="abc"
+    )
+    date = "2026-11-23T00:00:01.500Z"
+    expected = hmac.new(b"SECRET", (date + "abc").encode(), hashlib.sha256).hexdigest()
+    assert header == f"HMAC-SHA256 apiKey=KEY, date={date}, salt=abc, signature={expected}"
