@@ -367,7 +367,7 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
         "starts, and the JSON keeps it per section (`load_average_after`).\n"
         "- Equality checks are part of every comparison: a ratio is reported only next to a check that both sides "
         "produced the same result (tables, segments, warehouses, messages).\n"
-        "- Scratch data lives in a temporary folder that the run deletes (the 1M point peaked near 47 GB on 2026-11-24, ~19 GB of it DuckDB spill files during `dbt run`; the M plan therefore asks for 60 GB free).\n"
+        "- Scratch data lives in a temporary folder that the run deletes (the 1M point peaked at about 74 GB on 2026-11-24, in the incremental section: the nightly warehouse, its full-refresh copy and DuckDB spill files; the M plan therefore asks for 78 GB free).\n"
     )
     return "".join(out)
 
