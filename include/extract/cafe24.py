@@ -125,6 +125,8 @@ SPECS: dict[str, Spec] = {
     )
 }
 TABLES = (CAFE24_CUSTOMERS, CAFE24_PRODUCTS, CAFE24_ORDERS, ORDER_ITEMS, CAFE24_REVIEWS, CAFE24_SUBSCRIPTIONS)
+SCHEMA = CAFE24_CUSTOMERS.schema
+RESOURCES = tuple(SPECS)  # the dlt resources, one per API resource (order items ride with orders)
 
 
 def kst_param(value: datetime) -> str:
@@ -463,7 +465,7 @@ def extract(
     conn = connections.get_connection(conn_id or connections.CAFE24)
     folder = Path(pipelines_dir) if pipelines_dir else get_settings().dlt
     api = Cafe24Api(conn, folder / "secrets")
-    pipeline = make_pipeline(SOURCE, destination, CAFE24_CUSTOMERS.schema, pipelines_dir=folder)
+    pipeline = make_pipeline(SOURCE, destination, SCHEMA, pipelines_dir=folder)
     pipeline.sync_destination()
     source_state = pipeline.state.get("sources", {}).get(SOURCE, {})
     names = resources or tuple(SPECS)

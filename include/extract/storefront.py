@@ -31,7 +31,7 @@ import dlt
 import pyarrow as pa
 
 from include.contracts import RawTable
-from include.extract.common import quarantine_table, validate_arrow, write_quarantine
+from include.extract.common import make_pipeline, quarantine_table, validate_arrow, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +344,38 @@ def extract_full_history(
         end, end, full_from=start or "discover", destination=destination, pipelines_dir=pipelines_dir,
         conn_id=conn_id,
     )  # fmt: skip
+
+
+def mark_history_loaded(
+    loaded_until: datetime | str,
+    *,
+    source: str = "cafe24",
+    destination: Any = None,
+    pipelines_dir: Any = None,
+) -> list[str]:
+    """Records every API resource of ``source`` as loaded up to ``loaded_until``, without calling the API.
+
+    For a warehouse whose history came from the shop's export files (``load_snapshot``) rather than the API: the
+    next ``extract_storefront`` then reads only what changed after the export's cut-off, instead of treating each
+    resource as never loaded and re-reading the whole history through a 2 calls/s API (hours for a large shop).
+    Only the dlt state is written (a run whose resources yield no rows); a resource already covered further is
+    left as it is. Returns the resource names.
+    """
+    module = _module(source)
+    until = as_kst(loaded_until)
+    pipeline = make_pipeline(module.SOURCE, destination, module.SCHEMA, pipelines_dir=pipelines_dir)
+    pipeline.sync_destination()
+
+    def covered() -> Iterator[Any]:
+        mark_covered(until)
+        yield from ()
+
+    @dlt.source(name=module.SOURCE, max_table_nesting=0)
+    def marks() -> list[Any]:
+        return [dlt.resource(covered, name=name) for name in module.RESOURCES]
+
+    pipeline.run(marks())
+    return list(module.RESOURCES)
 
 
 def _module(source: str) -> Any:

@@ -20,7 +20,12 @@ os.environ.setdefault(
 
 from include.emulators.storefront_harness import StorefrontHarness, table_diff, warehouse_snapshot  # noqa: E402
 from include.extract import cafe24  # noqa: E402
-from include.extract.storefront import extract_full_history, extract_storefront  # noqa: E402
+from include.extract.file_import import load_snapshot  # noqa: E402
+from include.extract.storefront import (  # noqa: E402
+    extract_full_history,
+    extract_storefront,
+    mark_history_loaded,
+)
 from include.extract.storefront_http import MalformedResponseError  # noqa: E402
 from include.shop import ShopStore, generate_shop  # noqa: E402
 
@@ -123,6 +128,31 @@ def test_rerunning_the_same_interval_changes_nothing(clean: dict) -> None:
     assert clean["rerun_served"] == clean["served"]  # same window, same requests: deterministic
     assert warehouse_snapshot(clean["warehouse"], "raw_cafe24") == clean["after_increment"]
     assert clean["rerun"]["load_ids"] != clean["increment"]["load_ids"]
+
+
+def test_after_a_file_import_the_first_increment_reads_only_its_interval(
+    clean: dict, shop: Path, tmp_path: Path
+) -> None:
+    # the history comes from the shop's export files up to D0; marking it loaded lets the first API run read
+    # only [D0, D1) instead of the whole history, and it lands the same warehouse as the all-API route
+    with harness(shop, tmp_path) as h:
+        store = ShopStore(shop)
+        try:
+            load_snapshot(store, D0, h.warehouse, pipelines_dir=h.dlt_dir)
+        finally:
+            store.close()
+        assert sorted(mark_history_loaded(D0, destination=h.warehouse, pipelines_dir=h.dlt_dir)) == sorted(
+            cafe24.SPECS
+        )
+        assert h.stats("cafe24.records.") == {}  # marking reads nothing from the API
+        h.set_clock(D1)
+        inc = extract_storefront(D0, D1, destination=h.warehouse, pipelines_dir=h.dlt_dir)
+        served = h.stats("cafe24.records.")
+    assert inc["full_history"] == [] and inc["windows"]["orders"] == [D0.isoformat(), D1.isoformat()]
+    assert served == clean["served"] and inc["rows"] == clean["increment"]["rows"]
+    for table in TABLES:
+        diff = table_diff(h.warehouse, shop, table, D1)
+        assert diff["missing"] == 0 and diff["unexpected"] == 0 and diff["loaded"] > 0, (table, diff)
 
 
 def test_faults_give_the_same_warehouse_as_a_clean_run(clean: dict, shop: Path, tmp_path: Path) -> None:
