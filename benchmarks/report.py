@@ -258,9 +258,10 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
         "time that run's own requests allow (injected faults are answered before the rate limiter and do not "
         "count); *share* = that floor / elapsed (1.0 = at the limit). Faults: "
         f"`{(secs[0]['facts'].get('faults_spec') if secs else '')}` (429, 5xx, connection resets, 1 s stalls on 15 % "
-        "of API calls). A full history of 1M members through 2 calls/s takes hours by design, so at M only the "
-        "nightly increment runs (with the emulator's `updated_date` extension: the real API's member export would "
-        "add ⌈1M / 1000⌉ calls, ~8 minutes of bucket per night) and the file import is measured instead.\n\n"
+        "of API calls). A full history of 1M members through 2 calls/s takes hours by design, so at M the history "
+        "is marked as imported from the export files (`mark_history_loaded`) and only the nightly increment runs "
+        "(with the emulator's `updated_date` extension: the real API's member export would add ⌈1M / 1000⌉ calls, "
+        "~8 minutes of bucket per night); the file import is measured instead.\n\n"
     )
     w(_errors(secs))
     rows = [{"scale": s["scale"], **r, **_floor(r)} for s in secs for r in s["rows"]]

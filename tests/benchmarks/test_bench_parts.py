@@ -138,3 +138,18 @@ def test_report_says_when_the_pandas_baseline_did_not_fit() -> None:
     text = report.render(results)
     assert "| M | 4,000,000 | 300 | 5,000 | 120 | > 15,000 | > 0.40 | > 3.0 | – |" in text
     assert "M: the pandas baseline was stopped when its resident memory passed 15,000 MB" in text
+
+
+def test_the_increment_only_extraction_of_scale_m_reads_one_day(tmp_path: Path) -> None:
+    # at M the full history is not read through the API; the increment must then read D-1 only (it read the
+    # whole history once, because an empty warehouse counts as never loaded)
+    from benchmarks.extraction import run
+    from include.shop import generate_shop
+
+    shop, drops = tmp_path / "shop", tmp_path / "drops"
+    generate_shop(shop, drops, customers=300, days=4, end_date=END, seed=3)
+    sec = run(shop, tmp_path / "x", "XS", full_history=False, snapshot=None, faults=False)
+    (row,) = sec.rows
+    assert row["run"] == "nightly increment (extension)" and row["rows_landed"] > 0
+    assert row["requests"] < 40, row  # a day of a 300-member shop: a few pages per resource, no history
+    assert sec.notes and "full history not run" in sec.notes[0]
