@@ -53,9 +53,10 @@ def run_point(
     full = copy_warehouse(built, work / "full_refresh.duckdb")
     inc = run_dbt(["run"], warehouse=built, workdir=work / "inc", run_date=run_date)
     fr = run_dbt(["run", "--full-refresh"], warehouse=full, workdir=work / "full", run_date=run_date)
+    results = {name: run_results(work / name) for name in ("inc", "full")}
     node_s = {
-        name: round(sum(float(r.get("execution_time", 0)) for r in run_results(work / name).values()), 1)
-        for name in ("inc", "full")
+        name: round(sum(float(r.get("execution_time", 0)) for r in res.values()), 1)
+        for name, res in results.items()
     }
     row = {
         "scale": scale,
@@ -66,6 +67,7 @@ def run_point(
         "incremental_nodes_s": node_s["inc"],
         "full_refresh_nodes_s": node_s["full"],
         "node_speedup": round(node_s["full"] / node_s["inc"], 2) if node_s["inc"] else None,
+        "slowest_models": slowest_models(results["inc"], results["full"]),
     }
     if with_build:
         build_copy = copy_warehouse(full, work / "full_build.duckdb")
@@ -91,6 +93,19 @@ def run_point(
     )
     full.unlink()
     return row
+
+
+def slowest_models(inc: dict[str, dict], full: dict[str, dict], n: int = 8) -> list[dict]:
+    """The ``n`` models with the most full-refresh time, with their time in the nightly run (dbt run results)."""
+
+    def secs(res: dict[str, dict]) -> dict[str, float]:
+        return {uid.split(".")[-1]: float(r.get("execution_time", 0)) for uid, r in res.items()}
+
+    i, f = secs(inc), secs(full)
+    top = sorted(f, key=lambda m: -f[m])[:n]
+    return [
+        {"model": m, "incremental_s": round(i.get(m, 0.0), 1), "full_refresh_s": round(f[m], 1)} for m in top
+    ]
 
 
 def run(points: list[dict], scale: str) -> Section:

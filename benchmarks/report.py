@@ -248,6 +248,14 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
                     ("full_refresh_nodes_s", "full model time s"), ("node_speedup", "model-time ratio"),
                     ("full_refresh_build_s", "`dbt build --full-refresh` s"),
                     ("tables_identical", "identical tables")]))  # fmt: skip
+    slow = [r for r in rows if r.get("slowest_models")]
+    if slow:
+        big = slow[-1]
+        w(
+            f"\nWhere the time goes at {big['scale']}, {big['event_days']} days (per-model seconds, 4 threads):\n\n"
+        )
+        w(_table(big["slowest_models"], [("model", "model"), ("incremental_s", "nightly run s"),
+                                         ("full_refresh_s", "full refresh s")]))  # fmt: skip
 
     # 4 ---------------------------------------------------------------------------------------------------------
     secs = _sections(results, "extraction")

@@ -72,6 +72,11 @@ def test_incremental_run_equals_full_refresh(xs: dict) -> None:
     done, total = row["tables_identical"].split("/")
     assert done == total and int(total) >= 30
     assert row["nightly_event_rows"] > 0
+    slow = row["slowest_models"]  # where the nightly time goes, shown under table 3
+    assert len(slow) == 8 and len({m["model"] for m in slow}) == 8
+    assert [m["full_refresh_s"] for m in slow] == sorted((m["full_refresh_s"] for m in slow), reverse=True)
+    assert all(any((ROOT / "dbt_project" / "models").rglob(f"{m['model']}.sql")) for m in slow)
+    assert "Where the time goes at XS" in xs["_md"]
 
 
 def test_extraction_measures_against_the_bucket(xs: dict) -> None:
