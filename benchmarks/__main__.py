@@ -47,8 +47,9 @@ PLANS: dict[str, dict[str, Any]] = {
           "faults": True, "threads4": False, "max_recipients": 100_000, "sync_members": 300, "with_build": False,
           "disk_gib": 78, "mem_gib": 16},
 }  # fmt: skip
-# disk_gib: free space the scale needs in the scratch folder. M peaked at ~74 GB (2026-11-24, sampled every 15 s, in the incremental
-# section: the nightly warehouse, its full-refresh copy and DuckDB spill files); dbt_overhead peaked at ~47 GB.
+# disk_gib: free space the scale needs in the scratch folder. M peaked at ~74 GB (2026-11-24, sampled every 15 s,
+# in the incremental section: the nightly warehouse, its full-refresh copy and DuckDB spill files); dbt_overhead
+# peaked at ~47 GB.
 L_REASON = (
     "L (10M members) was not run: the generator needs ~9 GiB at 1M and grows linearly (~90 GiB at 10M, this "
     "machine has 24 GiB), the 90-day event drops would be ~37 GB and ~500M events, and each dbt build would take "

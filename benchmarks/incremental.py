@@ -53,11 +53,8 @@ def run_point(
     full = copy_warehouse(built, work / "full_refresh.duckdb")
     inc = run_dbt(["run"], warehouse=built, workdir=work / "inc", run_date=run_date)
     fr = run_dbt(["run", "--full-refresh"], warehouse=full, workdir=work / "full", run_date=run_date)
-    results = {name: run_results(work / name) for name in ("inc", "full")}
-    node_s = {
-        name: round(sum(float(r.get("execution_time", 0)) for r in res.values()), 1)
-        for name, res in results.items()
-    }
+    times = {name: model_seconds(run_results(work / name)) for name in ("inc", "full")}
+    node_s = {name: round(sum(t.values()), 1) for name, t in times.items()}
     row = {
         "scale": scale,
         "event_days": days,
@@ -67,7 +64,7 @@ def run_point(
         "incremental_nodes_s": node_s["inc"],
         "full_refresh_nodes_s": node_s["full"],
         "node_speedup": round(node_s["full"] / node_s["inc"], 2) if node_s["inc"] else None,
-        "slowest_models": slowest_models(results["inc"], results["full"]),
+        "slowest_models": slowest_models(times["inc"], times["full"]),
     }
     if with_build:
         build_copy = copy_warehouse(full, work / "full_build.duckdb")
@@ -95,16 +92,17 @@ def run_point(
     return row
 
 
-def slowest_models(inc: dict[str, dict], full: dict[str, dict], n: int = 8) -> list[dict]:
-    """The ``n`` models with the most full-refresh time, with their time in the nightly run (dbt run results)."""
+def model_seconds(results: dict[str, dict]) -> dict[str, float]:
+    """``{model name: execution seconds}`` from dbt run results (see ``benchmarks.common.run_results``)."""
+    return {uid.split(".")[-1]: float(r.get("execution_time", 0)) for uid, r in results.items()}
 
-    def secs(res: dict[str, dict]) -> dict[str, float]:
-        return {uid.split(".")[-1]: float(r.get("execution_time", 0)) for uid, r in res.items()}
 
-    i, f = secs(inc), secs(full)
-    top = sorted(f, key=lambda m: -f[m])[:n]
+def slowest_models(inc: dict[str, float], full: dict[str, float], n: int = 8) -> list[dict]:
+    """The ``n`` models with the most full-refresh seconds, with their seconds in the nightly run."""
+    top = sorted(full, key=lambda m: -full[m])[:n]
     return [
-        {"model": m, "incremental_s": round(i.get(m, 0.0), 1), "full_refresh_s": round(f[m], 1)} for m in top
+        {"model": m, "incremental_s": round(inc.get(m, 0.0), 1), "full_refresh_s": round(full[m], 1)}
+        for m in top
     ]
 
 

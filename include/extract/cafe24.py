@@ -468,7 +468,7 @@ def extract(
     pipeline = make_pipeline(SOURCE, destination, SCHEMA, pipelines_dir=folder)
     pipeline.sync_destination()
     source_state = pipeline.state.get("sources", {}).get(SOURCE, {})
-    names = resources or tuple(SPECS)
+    names = resources or RESOURCES
     spans = {
         n: None if full_from is not None else resource_window(pipeline, SOURCE, n, start, end) for n in names
     }
