@@ -13,7 +13,8 @@ Faults are described by a compact spec string, e.g. ``"rate=0.2;kinds=429,503,re
   ``reset_after`` (the handler runs, then the connection is reset) and ``timeout_after`` (runs, then stalls);
 - ``seed``: integer; the decision for the n-th eligible request of an API depends only on (seed, api, n);
 - ``timeout_s``: stall length for ``timeout``/``timeout_after`` (default 5 s);
-- ``only_paths``: comma list of path prefixes (or ``fnmatch`` globs) that may be faulted (default: all);
+- ``only_paths``: comma list of path prefixes (or ``fnmatch`` globs) that may be faulted (default: all); an entry
+  may start with an HTTP method, ``PUT /messages/v4/groups/*/messages``, to fault only that method;
 - ``<api>.<key>=...``: a per-API override of any key above, e.g. ``solapi.rate=0.5;solapi.kinds=reset``.
 
 Admin routes (never faulted, never counted): ``GET /_emulator/health``, ``GET /_emulator/stats``,
@@ -111,12 +112,12 @@ class FaultConfig:
             self.overrides[api] = replace(cfg, overrides={})
             self._seq.pop(api, None)
 
-    def decide(self, api: str, path: str) -> str | None:
-        """The fault kind for the next eligible request of ``api`` to ``path``, or ``None``."""
+    def decide(self, api: str, path: str, method: str = "GET") -> str | None:
+        """The fault kind for the next eligible ``method`` request of ``api`` to ``path``, or ``None``."""
         cfg = self.for_api(api)
         if cfg.rate <= 0 or not cfg.kinds:
             return None
-        if cfg.only_paths and not any(_path_matches(path, p) for p in cfg.only_paths):
+        if cfg.only_paths and not any(_path_matches(method, path, p) for p in cfg.only_paths):
             return None
         with self._lock:
             seq = self._seq.get(api, 0)
@@ -157,7 +158,12 @@ def _fmt(cfg: FaultConfig, prefix: str) -> str:
     return ";".join(prefix + i for i in items)
 
 
-def _path_matches(path: str, pattern: str) -> bool:
+def _path_matches(method: str, path: str, pattern: str) -> bool:
+    wanted, _, rest = pattern.partition(" ")
+    if rest:  # "METHOD /path": the method must match too
+        if wanted.upper() != method.upper():
+            return False
+        pattern = rest.strip()
     if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(path, pattern)
     return path.startswith(pattern)
@@ -193,7 +199,7 @@ class _CommonMiddleware:
         stats, api, path = self.ctx.stats, self.api, scope["path"]
         stats.incr(f"{api}.total.requests")
         faults: FaultConfig | None = self.ctx.faults
-        kind = faults.decide(api, path) if faults else None
+        kind = faults.decide(api, path, scope["method"]) if faults else None
         timeout_s = faults.for_api(api).timeout_s if faults else 5.0
         paging = any(p.match(path) for p in self.paging)
         if kind == "duplicate_page" and (not paging or path not in self.last_page):

@@ -48,6 +48,10 @@ def test_decisions_depend_only_on_seed_api_and_sequence():
     limited = FaultConfig.parse("rate=1;kinds=503;only_paths=/messages/v4/send*")
     assert limited.decide("solapi", "/messages/v4/list") is None
     assert limited.decide("solapi", "/messages/v4/send-many/detail") == "503"
+    adds_only = FaultConfig.parse("rate=1;kinds=timeout_after;only_paths=PUT /messages/v4/groups/*/messages")
+    assert adds_only.decide("solapi", "/messages/v4/groups/G1/messages", "GET") is None
+    assert adds_only.decide("solapi", "/messages/v4/groups/G1/messages", "put") == "timeout_after"
+    assert FaultConfig.parse(adds_only.to_spec()).only_paths == adds_only.only_paths  # survives a round trip
 
 
 def _set(solapi: Solapi, spec: str) -> None:

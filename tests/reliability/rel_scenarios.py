@@ -44,7 +44,8 @@ FAULTS = (
     f"rate=0.2;kinds={BASE_KINDS};seed=7;timeout_s=2;cafe24.kinds={BASE_KINDS},duplicate_page;"
     f"solapi.kinds={SEND_KINDS};webhook.kinds={SEND_KINDS}"
 )
-ADD_PATH = "/messages/v4/groups/*/messages"
+# only the add request: reading a group back (GET, same path) must not take the held slot
+ADD_PATH = "PUT /messages/v4/groups/*/messages"
 INFLIGHT = ("open", "group_created", "added")
 
 
@@ -153,9 +154,8 @@ def hold_after_adds(n: int) -> str:
 
     for seed in range(100_000):
         cfg = FaultConfig(rate=0.5, kinds=("timeout_after",), seed=seed, only_paths=(ADD_PATH,))
-        if [cfg.decide("solapi", "/messages/v4/groups/G/messages") for _ in range(n + 1)] == [None] * n + [
-            "timeout_after"
-        ]:
+        decisions = [cfg.decide("solapi", "/messages/v4/groups/G/messages", "PUT") for _ in range(n + 1)]
+        if decisions == [None] * n + ["timeout_after"]:
             return f"rate=0.5;kinds=timeout_after;seed={seed};timeout_s=60;only_paths={ADD_PATH}"
     raise AssertionError("no seed found")  # pragma: no cover
 
