@@ -3,7 +3,7 @@
 Every function takes the run date (the data date ``D``) and a timezone-aware ``reference_time``: the moment the run
 acts (for a nightly Airflow run, the task's start time; the CLI defaults to ``D+1 00:00`` KST, the end of the data
 interval). Planning is deterministic given both; nothing reads the clock. Paths default to
-:mod:`include.settings` (``CRM_CAMPAIGNS_DIR``, ``CRM_LEDGER_URL``, ``CRM_WAREHOUSE_PATH``); credentials come from the
+:mod:`include.core.settings` (``CRM_CAMPAIGNS_DIR``, ``CRM_LEDGER_URL``, ``CRM_WAREHOUSE_PATH``); credentials come from the
 Airflow connections ``crm_solapi``, ``crm_webhook``, ``crm_channeltalk``.
 """
 
@@ -29,7 +29,8 @@ from activation.schedule import due_campaigns
 from activation.send_list import SendList
 from activation.sending import Sender, SendReport
 from activation.sync import AudienceSync, SyncReport
-from include.pii import install_log_masking, mask_text
+from include.core.pii import install_log_masking, mask_text
+from include.core.timezone import TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,13 @@ def _config(campaigns_dir: str | Path | None) -> ActivationConfig:
 
 
 def _paths(ledger_url: str | None, warehouse: str | Path | None) -> tuple[str, Path]:
-    from include.settings import get_settings
+    from include.core.settings import get_settings
 
     st = get_settings()
     return ledger_url or st.ledger, Path(warehouse or st.warehouse)
 
 
-def default_reference_time(run_date: date, timezone: str = "Asia/Seoul") -> datetime:
+def default_reference_time(run_date: date, timezone: str = TIMEZONE) -> datetime:
     """``D+1 00:00`` in the shop's timezone: the end of the data interval of ``run_date``."""
     from zoneinfo import ZoneInfo
 

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from activation.config.models import Campaign, FilterCondition
-from include.contracts import AUDIENCE_COLUMNS
+from include.core.rules import audience_columns
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "audiences"
-CONTRACT_COLUMNS = AUDIENCE_COLUMNS
 
 
 class AudienceError(RuntimeError):
@@ -136,7 +135,7 @@ class AudienceReader:
         if not rows:
             raise AudienceError(f"audience model {SCHEMA}.{model} not found in {self.warehouse}")
         cols = {name: dtype for name, dtype in rows}
-        missing = [c for c in CONTRACT_COLUMNS if c not in cols]
+        missing = [c for c in audience_columns() if c not in cols]
         if missing:
             raise AudienceError(f"{SCHEMA}.{model} breaks the audience contract: missing columns {missing}")
         return cols

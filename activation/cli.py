@@ -177,7 +177,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_consent_due(args: argparse.Namespace) -> int:
     from activation.validation import consent_reconfirmation_due
 
-    rows = consent_reconfirmation_due(args.date, within_days=args.within_days, campaigns_dir=args.dir)
+    rows = consent_reconfirmation_due(args.date, within_days=args.within_days)
     by_channel: dict[str, int] = {}
     for r in rows:
         by_channel[r["channel"]] = by_channel.get(r["channel"], 0) + 1
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crm`` command."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    from include.pii import install_log_masking
+    from include.core.pii import install_log_masking
 
     install_log_masking()
     try:

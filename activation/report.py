@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from activation.ledger import schema as s
-from include.pii import mask_text
+from include.core.pii import mask_text
 
 # What counts as "will be / was sent" in a summary (retry = carried to the next run).
 TO_SEND = (s.PLANNED, s.SENDING, s.ACCEPTED, s.DELIVERED, s.FAILED, s.RETRY)

@@ -11,8 +11,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from activation.config.models import Campaign
+from include.core.timezone import KST
 
-KST = ZoneInfo("Asia/Seoul")
 # Network Act art. 50(3): advertising 21:00-08:00 needs separate night consent (fixed by law, not configurable).
 NIGHT_START = time(21, 0)
 NIGHT_END = time(8, 0)
@@ -21,22 +21,27 @@ FRIENDTALK_START = time(8, 0)
 FRIENDTALK_END = time(20, 0)
 
 
+def send_day(run_date: date) -> date:
+    """The day the run of data date ``run_date`` sends on: ``D+1``."""
+    return run_date + timedelta(days=1)
+
+
 def planned_send_time(campaign: Campaign, run_date: date, timezone: str) -> datetime | None:
     """The campaign's send time for the run of ``run_date`` (aware datetime), or ``None`` when it is not due."""
-    send_day = run_date + timedelta(days=1)
-    if not campaign.is_active(send_day):
+    day = send_day(run_date)
+    if not campaign.is_active(day):
         return None
     trig = campaign.trigger
     if trig.type == "schedule":
         from croniter import croniter
 
         tz = ZoneInfo(trig.timezone)
-        start = datetime.combine(send_day, time(0, 0), tzinfo=tz) - timedelta(seconds=1)
+        start = datetime.combine(day, time(0, 0), tzinfo=tz) - timedelta(seconds=1)
         fire = croniter(trig.cron, start).get_next(datetime)
         if fire.tzinfo is None:
             fire = fire.replace(tzinfo=tz)
-        return fire if fire.date() == send_day else None
-    return datetime.combine(send_day, trig.send_time, tzinfo=ZoneInfo(timezone))
+        return fire if fire.date() == day else None
+    return datetime.combine(day, trig.send_time, tzinfo=ZoneInfo(timezone))
 
 
 def due_campaigns(

@@ -29,7 +29,8 @@ from activation.destinations.base import AudienceDestination, RemoteUser
 from activation.destinations.limits import CHANNELTALK_MAX_TAGS
 from activation.http import HttpError, PermanentError
 from activation.ledger import Ledger
-from include.pii import hash_contact
+from include.core.pii import hash_contact
+from include.core.rules import korean_mobile
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 50
@@ -65,7 +66,7 @@ def _scalar(value: Any) -> Any:
 
 def _e164(phone: Any) -> str | None:
     digits = re.sub(r"\D", "", str(phone or ""))
-    if re.fullmatch(r"01[016789]\d{7,8}", digits):
+    if korean_mobile().fullmatch(digits):
         return "+82" + digits[1:]
     return None
 

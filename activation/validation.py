@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from activation.audience import AudienceError, AudienceReader, trigger_conditions
-from activation.config import load_config
 from activation.config.loader import ActivationConfig
 from activation.personalize import variable_columns
 from activation.planning.policies import CONSENT_COLUMN, _as_date
@@ -15,7 +14,7 @@ from activation.planning.policies import CONSENT_COLUMN, _as_date
 
 def check_against_warehouse(config: ActivationConfig, warehouse: str | Path | None = None) -> list[str]:
     """Problems (``file: field: reason``) of campaigns and syncs whose models or columns the warehouse lacks."""
-    from include.settings import get_settings
+    from include.core.settings import get_settings
 
     reader = AudienceReader(warehouse or get_settings().warehouse)
     problems: list[str] = []
@@ -95,18 +94,17 @@ def consent_reconfirmation_due(
     run_date: date,
     *,
     within_days: int = 30,
-    campaigns_dir: str | Path | None = None,
     warehouse: str | Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Customers whose advertising consent turns two years old (``consent_max_age_days``) within ``within_days``.
+    """Customers whose advertising consent reaches its re-confirmation date (dbt var ``consent_reconfirmation_years``,
+    :func:`include.core.rules.consent_due_date`) within ``within_days``.
 
     The Network Act requires confirming consent every two years; the planner stops using older consents, this
     lists who should be asked to re-confirm before that happens.
     """
-    from include.settings import get_settings
+    from include.core.rules import consent_due_date
+    from include.core.settings import get_settings
 
-    config = load_config(campaigns_dir)
-    max_age = config.settings.consent_max_age_days or 730
     reader = AudienceReader(warehouse or get_settings().warehouse)
     audience = reader.read("audience_customers", [], run_date)
     horizon = run_date + timedelta(days=within_days)
@@ -118,7 +116,7 @@ def consent_reconfirmation_due(
             given = _as_date(row.get(f"{column}_at"))
             if given is None:
                 continue
-            due = given + timedelta(days=max_age)
+            due = consent_due_date(given)
             if due <= horizon:
                 out.append(
                     {

@@ -98,7 +98,7 @@ def run(
 ) -> Section:
     """Campaign send + two syncs (ours), then the drt peer on the same audience."""
     from activation.api import plan_and_send, sync_audiences
-    from include.emulators.runner import start_emulators
+    from testbed.emulators.runner import start_emulators
 
     sec = Section("activation", scale)
     work.mkdir(parents=True, exist_ok=True)

@@ -22,12 +22,12 @@ from datetime import date, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from include.core.timezone import KST
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
-KST = ZoneInfo("Asia/Seoul")
 RUN_DATE = date(2026, 11, 22)  # the data date D of every benchmark; shops end on it
 OUTPUT_SCHEMAS = ("staging", "intermediate", "marts", "audiences")
 SCALES = {"XS": 1_500, "S": 10_000, "M": 1_000_000, "L": 10_000_000}

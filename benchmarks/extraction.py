@@ -57,8 +57,8 @@ def extract(
     shop_dir: Path, work: Path, *, faults: str | None, full_history: bool, extension: bool
 ) -> list[dict]:
     """One emulator + warehouse: optionally the full history up to D-1, then the increment of D-1."""
-    from include.emulators.storefront_harness import StorefrontHarness
     from include.extract.storefront import extract_full_history, extract_storefront, mark_history_loaded
+    from testbed.emulators.storefront_harness import StorefrontHarness
 
     manifest = json.loads((shop_dir / "manifest.json").read_text())
     end = datetime.fromisoformat(manifest["params"]["end_date"])

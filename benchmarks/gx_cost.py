@@ -1,6 +1,6 @@
 """Cost of the quality gates (wall time per gate call) at 10k and 1M customers.
 
-Builds a synthetic warehouse per size (:mod:`expectations.synthetic`: eight nightly loads, dbt-shaped marts), then
+Builds a synthetic warehouse per size (:mod:`testbed.synthetic`: eight nightly loads, dbt-shaped marts), then
 times each gate: the raw gate on a nightly batch (this run's load ids) and on a first run's batch (every load: the
 whole history), the marts gate, and the send-list gate on a list of 10 % of the customers. Prints a Markdown table
 (copied into docs/quality.md).
@@ -28,7 +28,7 @@ def _send_list(warehouse: Path, share: float = 0.1):
     import duckdb
     import pandas as pd
 
-    from expectations.synthetic import KST
+    from testbed.synthetic import KST
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         df = con.execute(
@@ -58,7 +58,7 @@ def _send_list(warehouse: Path, share: float = 0.1):
 def measure(n_customers: int, workdir: Path) -> list[dict]:
     """Builds the warehouse for ``n_customers`` and times every gate once; returns one row per measurement."""
     from expectations import run_marts_gate, run_raw_gate, validate_send_list
-    from expectations.synthetic import KST, build_marts, build_raw_warehouse
+    from testbed.synthetic import KST, build_marts, build_raw_warehouse
 
     path = workdir / f"warehouse_{n_customers}.duckdb"
     path.unlink(missing_ok=True)
@@ -114,7 +114,7 @@ def measure(n_customers: int, workdir: Path) -> list[dict]:
 def _first_call(workdir: Path) -> float:
     """Wall time of the first raw gate call of a process on a tiny warehouse (GX registries, caches)."""
     from expectations import run_raw_gate
-    from expectations.synthetic import KST, build_raw_warehouse
+    from testbed.synthetic import KST, build_raw_warehouse
 
     wh = build_raw_warehouse(workdir / "warmup.duckdb", DATA_DATE, 1000)
     t = time.perf_counter()

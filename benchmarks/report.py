@@ -146,7 +146,7 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
         w("".join(f"- {line}\n" for line in summary))
     w("\n## Scale points\n\n")
     w(
-        "Each point is the project's synthetic shop (`include/shop`, seed 42, data date D = "
+        "Each point is the project's synthetic shop (`testbed/shop`, seed 42, data date D = "
         f"{results['run_date']}; the benchmarks build D−1 first). Orders cover each member's ~3-year history, events "
         "the last 90 days. At 1M members that is ~5M orders and ~50M events — the generator's rates (~5 orders per member over "
         "3 years), about half the ~10M orders the issue expected.\n\n"
@@ -343,7 +343,7 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
     w("\n## Quality gate cost (GX)\n\n")
     w(
         "`benchmarks/gx_cost.py` (another part of the suite, also runnable alone): synthetic warehouses from "
-        "`expectations/synthetic.py`, each gate timed once; *of which GX* is the time inside Great Expectations. "
+        "`testbed/synthetic.py`, each gate timed once; *of which GX* is the time inside Great Expectations. "
         "Details and thresholds: `docs/quality.md`.\n\n"
     )
     w(_errors(secs))

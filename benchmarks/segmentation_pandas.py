@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TZ = "Asia/Seoul"
+from include.core.timezone import TIMEZONE
+
+TZ = TIMEZONE
 LOOKBACK_DAYS = 2  # var event_lookback_days
 TIERS = ((10, "loyal"), (3, "repeat"), (2, "second"), (1, "first"))  # var tier_*_min_orders
 RECENT_DAYS, WINDOW_DAYS, PURCHASE_WINDOW_DAYS = 30, 90, 365

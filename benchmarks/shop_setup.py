@@ -32,7 +32,7 @@ def generate(
 ) -> dict:
     """Runs the generator in a child process; returns wall time, peak RSS and the manifest's row counts."""
     m = python_child(
-        "include.shop", "generate", "--customers", str(customers), "--days", str(days),
+        "testbed.shop", "generate", "--customers", str(customers), "--days", str(days),
         "--end-date", end_date.isoformat(), "--seed", str(seed),
         "--shop-dir", str(shop_dir), "--drops-dir", str(drops_dir),
     ).check("shop generation")  # fmt: skip
@@ -119,8 +119,8 @@ def load(
 
     from include.extract.bootstrap import ensure_raw_tables_duckdb
     from include.extract.events import load_event_drops
-    from include.extract.file_import import load_snapshot
-    from include.shop.store import ShopStore
+    from testbed.shop.snapshot import load_snapshot
+    from testbed.shop.store import ShopStore
 
     logging.basicConfig(level=logging.WARNING)
     ensure_raw_tables_duckdb(str(warehouse))

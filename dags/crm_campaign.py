@@ -18,10 +18,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, task
 
-from activation.config import load_config
+from include.core.timezone import TIMEZONE
 from include.pipeline.alerts import task_failure_alert
 from include.pipeline.assets import AUDIENCES
-from include.settings import get_settings
+from include.pipeline.campaign_runs import configured_campaigns
 
 DEFAULT_ARGS = {
     "owner": "crm-marketing",
@@ -45,7 +45,7 @@ def build(campaign) -> DAG:
         dag_id=f"crm_campaign__{campaign.id}",
         doc_md=f"{__doc__}\n\n**{campaign.name}** — {campaign.description or ''}",
         schedule=schedule,
-        start_date=pendulum.datetime(2026, 8, 1, tz="Asia/Seoul"),
+        start_date=pendulum.datetime(2026, 8, 1, tz=TIMEZONE),
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
@@ -96,5 +96,5 @@ def build(campaign) -> DAG:
     return dag
 
 
-for _campaign in load_config(get_settings().campaigns_dir).campaigns:
+for _campaign in configured_campaigns():
     globals()[f"crm_campaign__{_campaign.id}"] = build(_campaign)

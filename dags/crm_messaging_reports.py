@@ -14,13 +14,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
+from include.core.timezone import TIMEZONE
 from include.pipeline.alerts import task_failure_alert
 
 with DAG(
     dag_id="crm_messaging_reports",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("0 8-22 * * *", timezone="Asia/Seoul"),
-    start_date=pendulum.datetime(2026, 8, 1, tz="Asia/Seoul"),
+    schedule=CronDataIntervalTimetable("0 8-22 * * *", timezone=TIMEZONE),
+    start_date=pendulum.datetime(2026, 8, 1, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 from cosmos import DbtTaskGroup
 
+from include.core.timezone import TIMEZONE
 from include.pipeline import dbt_cosmos
 from include.pipeline.alerts import task_failure_alert
 from include.pipeline.assets import AUDIENCES
@@ -35,13 +36,13 @@ DEFAULT_ARGS = {
 with DAG(
     dag_id="crm_nightly",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="Asia/Seoul"),
-    start_date=pendulum.datetime(2026, 8, 1, tz="Asia/Seoul"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
+    start_date=pendulum.datetime(2026, 8, 1, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["crm", "nightly", "dbt", "quality", "activation"],
-    user_defined_macros={"kst_date": lambda dt: dt.in_timezone("Asia/Seoul").strftime("%Y-%m-%d")},
+    user_defined_macros={"kst_date": lambda dt: dt.in_timezone(TIMEZONE).strftime("%Y-%m-%d")},
 ) as dag:
 
     @task(pool="duckdb_writer")

@@ -3,7 +3,7 @@
 Three entry points, each returning a :class:`~expectations.result.GateResult` (call ``raise_if_failed()`` to stop
 the run on a critical failure):
 
-- :func:`run_raw_gate` — what extraction landed (per raw table of :mod:`include.contracts`);
+- :func:`run_raw_gate` — what extraction landed (per raw table of :mod:`include.core.contracts`);
 - :func:`run_marts_gate` — what dbt built (dim_customers, segments, funnels, audiences);
 - :func:`validate_send_list` — the planned send list of a campaign, before anything is sent.
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from include.core.timezone import TIMEZONE
+
 
 class RawGateConfig(BaseModel):
     """Thresholds of the raw gate (what extraction just landed)."""
@@ -99,7 +101,7 @@ class SendGateConfig(BaseModel):
 class QualityConfig(BaseModel):
     """All gate thresholds."""
 
-    timezone: str = "Asia/Seoul"
+    timezone: str = TIMEZONE
     raw: RawGateConfig = RawGateConfig()
     marts: MartsGateConfig = MartsGateConfig()
     send: SendGateConfig = SendGateConfig()

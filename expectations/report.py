@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations.result import GateResult
-from include.pii import mask_text
+from include.core.pii import mask_text
 
 log = logging.getLogger("crm.quality")
 

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from expectations.result import CRITICAL, Outcome
-from include.pii import mask_text
+from include.core.pii import mask_text
 
 _RESULT_KEYS = (
     "element_count",
@@ -241,7 +241,7 @@ def to_outcome(r: Any, *, suite_name: str, table_name: str, params: dict[str, An
 
 
 def _mask_value(value: Any, kind: str) -> Any:
-    from include.pii import mask_email, mask_phone
+    from include.core.pii import mask_email, mask_phone
 
     if value is None:
         return None

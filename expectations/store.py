@@ -105,7 +105,7 @@ def write_quarantine(con: Any, frame: Any) -> int:
     """Inserts quarantine rows (columns of ``raw_quarantine.records``) not stored yet; returns how many are new."""
     if frame is None or not len(frame):
         return 0
-    from include.contracts import QUARANTINE
+    from include.core.contracts import QUARANTINE
 
     cols = ", ".join(f'"{col}"' for col in QUARANTINE.columns)
     exists = con.execute(

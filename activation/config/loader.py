@@ -215,7 +215,7 @@ def _cross_check(
 def load_config(directory: str | Path | None = None) -> ActivationConfig:
     """Reads and validates the whole campaigns folder; raises :class:`ConfigError` listing every problem."""
     if directory is None:
-        from include.settings import get_settings
+        from include.core.settings import get_settings
 
         directory = get_settings().campaigns_dir
     directory = Path(directory)

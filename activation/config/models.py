@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from activation.text import AD_PREFIX, placeholders, sms_bytes
+from include.core.timezone import KST, TIMEZONE
 
 Channel = Literal["alimtalk", "friendtalk", "sms", "push", "email"]
 MessageKind = Literal["informational", "advertising"]
@@ -111,7 +112,7 @@ class ScheduleTrigger(_Strict):
 
     type: Literal["schedule"]
     cron: str = Field(min_length=9, max_length=100)
-    timezone: str = "Asia/Seoul"
+    timezone: str = TIMEZONE
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -470,13 +471,11 @@ class ActivationSettings(_Strict):
     sender_contact: str = Field(min_length=7, max_length=20, description="contact printed in advertising")
     optout_080: str = Field(pattern=r"^080-?\d{3,4}-?\d{4}$")
     kakao_pf_id: str = Field(min_length=1)
-    timezone: str = "Asia/Seoul"
     shop_url: str = Field("https://shop.example", pattern=r"^https?://")
     control_group_pct: float = Field(5, ge=0, le=50)
     assignment_salt: str = Field(min_length=8)
     frequency_cap: GlobalCap = GlobalCap()
     daily_limit: int = Field(1, ge=1, le=10, description="messages per customer per run date, all campaigns")
-    consent_max_age_days: int | None = Field(730, ge=30)
     max_send_delay_hours: float = Field(12, gt=0, le=72)
     retry: RetryPolicy = RetryPolicy()
     unit_costs: dict[str, float] = Field(default_factory=dict)
@@ -493,7 +492,19 @@ class ActivationSettings(_Strict):
     conversions: dict[str, ConversionSource] = Field(default_factory=dict)
     syncs: list[SyncSpec] = Field(default_factory=list)
 
-    _tz = field_validator("timezone")(_check_timezone)
+    @model_validator(mode="before")
+    @classmethod
+    def _one_definition(cls, data: Any) -> Any:
+        moved = {
+            "timezone": "the business timezone is var business_timezone in dbt_project/dbt_project.yml",
+            "consent_max_age_days": "the consent age is var consent_reconfirmation_years in dbt_project/dbt_project.yml",
+        }
+        for key, where in moved.items():
+            if isinstance(data, dict) and key in data:
+                raise ValueError(
+                    f"'{key}' is no longer a campaign setting: {where} (SQL and Python read it there)"
+                )
+        return data
 
     @model_validator(mode="after")
     def _destinations(self) -> ActivationSettings:
@@ -503,8 +514,13 @@ class ActivationSettings(_Strict):
         return self
 
     @property
+    def timezone(self) -> str:
+        """The business timezone (one definition: :mod:`include.core.timezone`)."""
+        return TIMEZONE
+
+    @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return KST
 
     def destination_for(self, channel: str) -> str:
         return self.channel_destinations.get(channel, "solapi")  # type: ignore[call-overload]

@@ -32,7 +32,7 @@ from activation.schedule import (
     next_friendtalk_opening,
     next_morning,
 )
-from include.pii import hash_contact, mask_email, mask_phone
+from include.core.pii import mask_email, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Planner:
         self._events: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
         for ev in self.ledger.cap_events(min(times) - span, max(times) + span):
             self._events[ev["customer_id"]].append((ev["send_at"], ev["message_kind"], ev["campaign_id"]))
-        self._opt_customers, self._opt_contacts = self.ledger.opt_out_keys()
+        self._opt_outs = p.OptOuts.of(self.ledger.opt_out_keys())
         for cp in plan.campaigns:
             cp.existing = by_campaign.get(cp.campaign.id, [])
             try:
@@ -262,28 +262,17 @@ class Planner:
     ) -> None:
         st = self.settings
         cid = intent["customer_id"]
-        # 1. contact
-        contact = p.contact_for(c.channel, row)
-        if contact.recipient is None:
-            return self._suppress(intent, contact.reason or p.INVALID_CONTACT, contact.detail)
-        intent["recipient"] = contact.recipient
-        intent["recipient_masked"] = mask_recipient(c.channel, contact.recipient)
-        intent["recipient_hash"] = hash_contact(contact.recipient)
-        # 2. global opt-out
-        learned = cid in self._opt_customers or intent["recipient_hash"] in self._opt_contacts
-        intent["is_opted_out"] = row.get("is_opted_out") is True or learned
-        if row.get("is_opted_out") is True:
-            return self._suppress(intent, p.OPTED_OUT, "audience is_opted_out")
-        if learned:
-            return self._suppress(intent, p.OPTED_OUT, "opt-out learned by the ledger")
-        # 3. advertising consent for the channel
+        # 1.-3. contact, global opt-out, advertising consent for the channel (shared with the audience exports)
         advertising = c.kind == "advertising"
         send_day = intent["send_at"].astimezone(st.tz).date()
-        column = p.CONSENT_COLUMN.get(c.channel, "consent_kakao")
-        state = p.consent_state(row, column, send_day, st.consent_max_age_days)
-        intent["has_channel_consent"] = state is None
-        if advertising and state:
-            return self._suppress(intent, state, column)
+        t = p.precheck(c.channel, c.kind, row, send_day, self._opt_outs)
+        intent["recipient"] = t.recipient
+        intent["recipient_masked"] = mask_recipient(c.channel, t.recipient)
+        intent["recipient_hash"] = t.recipient_hash
+        intent["is_opted_out"] = t.is_opted_out
+        intent["has_channel_consent"] = t.has_channel_consent
+        if t.reason:
+            return self._suppress(intent, t.reason, t.detail)
         # 4. exit on conversion
         if cid in converted:
             return self._suppress(intent, p.CONVERTED, f"goal {c.goal.event if c.goal else ''} reached")
@@ -291,7 +280,7 @@ class Planner:
         if ref - intent["send_at"] > timedelta(hours=st.max_send_delay_hours):
             return self._suppress(intent, p.SEND_WINDOW_PASSED, f"planned {intent['send_at'].isoformat()}")
         at = max(intent["send_at"], ref)
-        night_ok = p.consent_state(row, "consent_night", send_day, st.consent_max_age_days) is None
+        night_ok = p.consent_state(row, "consent_night", send_day) is None
         intent["night_consent"] = night_ok
         if advertising and c.channel != "email" and is_night(at) and not night_ok:
             if c.quiet_hours == "drop":
@@ -304,8 +293,7 @@ class Planner:
         intent["send_at"] = at
         # 6. render and length
         fallback_ok = c.channel == "alimtalk" or (
-            c.channel == "friendtalk"
-            and p.consent_state(row, "consent_sms", send_day, st.consent_max_age_days) is None
+            c.channel == "friendtalk" and p.consent_state(row, "consent_sms", send_day) is None
         )
         rendered = render_message(
             c, variant, st, self.config.templates, row, at, sms_fallback_allowed=fallback_ok

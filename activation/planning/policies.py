@@ -1,7 +1,9 @@
 """Reason codes and the per-customer checks, in the fixed order the planner applies them.
 
 The order (documented in docs/campaigns.md) is part of the contract: every suppressed intent carries the code of
-the *first* rule it failed, so counts by reason are stable and comparable between runs.
+the *first* rule it failed, so counts by reason are stable and comparable between runs. :func:`precheck` is the
+targeting part of it (contact → opt-out → consent), the one implementation the planner and the audience exports
+share, so an exported ``ready`` means what the planner would decide.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from include.contracts import KOREAN_MOBILE_REGEX
+from include.core import rules
+from include.core.pii import hash_contact
 
 # ---- reason codes (order = policy order) ----------------------------------------------------------------------------
 INVALID_CONTACT = "invalid_contact"
@@ -52,7 +55,7 @@ POLICY_ORDER: tuple[tuple[str, str], ...] = (
         NO_CONSENT,
         "advertising without the channel's consent (consent_sms / consent_kakao / consent_email / consent_push)",
     ),
-    (CONSENT_EXPIRED, "advertising consent older than consent_max_age_days without re-confirmation"),
+    (CONSENT_EXPIRED, "advertising consent older than consent_reconfirmation_years without re-confirmation"),
     (CONVERTED, "exit_on_conversion: the goal event happened after an earlier message of this campaign"),
     (
         SEND_WINDOW_PASSED,
@@ -98,7 +101,6 @@ CONSENT_COLUMN = {
     "email": "consent_email",
     "push": "consent_push",
 }
-_MOBILE = re.compile(KOREAN_MOBILE_REGEX)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -117,7 +119,7 @@ def contact_for(channel: str, row: dict[str, Any]) -> Contact:
         digits = re.sub(r"\D", "", str(row.get("phone") or ""))
         if not digits:
             return Contact(None, INVALID_CONTACT, "no phone")
-        if row.get("has_valid_phone") is False or not _MOBILE.match(digits):
+        if row.get("has_valid_phone") is False or not rules.korean_mobile().match(digits):
             return Contact(None, INVALID_CONTACT, "phone is not a valid Korean mobile number")
         return Contact(digits)
     if channel == "email":
@@ -146,15 +148,66 @@ def _as_date(value: Any) -> date | None:
         return None
 
 
-def consent_state(row: dict[str, Any], column: str, on: date, max_age_days: int | None) -> str | None:
-    """``None`` when consent is valid on ``on``; else the reason code."""
+def consent_state(row: dict[str, Any], column: str, on: date) -> str | None:
+    """``None`` when consent is valid on ``on``; else the reason code (age rule: :func:`include.core.rules.consent_expired`)."""
     if row.get(column) is not True:
         return NO_CONSENT
-    if max_age_days is not None:
-        given = _as_date(row.get(f"{column}_at"))
-        if given is not None and given < on - timedelta(days=max_age_days):
-            return CONSENT_EXPIRED
+    if rules.consent_expired(_as_date(row.get(f"{column}_at")), on):
+        return CONSENT_EXPIRED
     return None
+
+
+@dataclass(frozen=True)
+class OptOuts:
+    """Opt-outs the ledger learned (Solapi 080 answers, Channel Talk unsubscribes): customer ids and contact hashes."""
+
+    customers: frozenset[str] = frozenset()
+    contacts: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, keys: tuple[set[str], set[str]]) -> OptOuts:
+        """From :meth:`activation.ledger.Ledger.opt_out_keys`."""
+        return cls(frozenset(keys[0]), frozenset(keys[1]))
+
+    def has(self, customer_id: str, contact_hash: str | None) -> bool:
+        return customer_id in self.customers or (contact_hash is not None and contact_hash in self.contacts)
+
+
+@dataclass(frozen=True)
+class Targeting:
+    """The outcome of :func:`precheck` for one customer: the address, and the first rule failed (or ``None``)."""
+
+    recipient: str | None
+    recipient_hash: str | None
+    reason: str | None
+    detail: str | None
+    is_opted_out: bool | None = None
+    has_channel_consent: bool | None = None
+
+
+def precheck(channel: str, kind: str, row: dict[str, Any], send_day: date, opt_outs: OptOuts) -> Targeting:
+    """Policy steps 1-3 for one audience row: a usable contact, no global opt-out (the audience's flag or one the
+    ledger learned), and for advertising the channel's consent valid on ``send_day``."""
+    contact = contact_for(channel, row)
+    if contact.recipient is None:
+        return Targeting(None, None, contact.reason or INVALID_CONTACT, contact.detail)
+    digest = hash_contact(contact.recipient)
+    flagged = row.get("is_opted_out") is True
+    learned = opt_outs.has(str(row.get("customer_id")), digest)
+    if flagged or learned:
+        detail = "audience is_opted_out" if flagged else "opt-out learned by the ledger"
+        return Targeting(contact.recipient, digest, OPTED_OUT, detail, is_opted_out=True)
+    column = CONSENT_COLUMN.get(channel, "consent_kakao")
+    state = consent_state(row, column, send_day)
+    reason = state if kind == "advertising" else None
+    return Targeting(
+        contact.recipient,
+        digest,
+        reason,
+        column if reason else None,
+        is_opted_out=False,
+        has_channel_consent=state is None,
+    )
 
 
 def count_within(

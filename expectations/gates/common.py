@@ -36,7 +36,7 @@ def check_reference_time(reference_time: datetime) -> datetime:
 
 def default_report_dir(data_date: date) -> Path:
     """``settings.run_dir(D)/quality``."""
-    from include.settings import get_settings
+    from include.core.settings import get_settings
 
     return get_settings().run_dir(data_date.isoformat()) / "quality"
 

@@ -24,7 +24,8 @@ from expectations.suites.raw import (
     table_suite,
     volume_suite,
 )
-from include.contracts import KOREAN_MOBILE_REGEX, QUARANTINE, RawTable
+from include.core.contracts import QUARANTINE, RawTable
+from include.core.rules import korean_mobile_regex
 
 GATE = "raw"
 
@@ -132,7 +133,7 @@ def run_raw_gate(
 def _select(tables: Iterable[str] | None, storefront: str | None = None) -> list[TableRules]:
     if tables is None:
         if storefront is None:
-            from include.settings import get_settings
+            from include.core.settings import get_settings
 
             storefront = get_settings().storefront
         if storefront not in STOREFRONT_SCHEMAS:
@@ -304,7 +305,7 @@ def _quarantine_rows(df: Any, table: RawTable, col: str, run_id: str, reference_
     from expectations.store import quarantine_id
 
     digits = df[col + PHONE_SUFFIX]
-    bad = ~digits.str.fullmatch(KOREAN_MOBILE_REGEX).fillna(False).astype(bool)
+    bad = ~digits.str.fullmatch(korean_mobile_regex()).fillna(False).astype(bool)
     sub = df.loc[bad]
     if not len(sub):
         return None

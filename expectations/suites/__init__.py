@@ -1,4 +1,4 @@
-"""Expectation suites as versioned code: one module per gate, built from :mod:`include.contracts` and the config.
+"""Expectation suites as versioned code: one module per gate, built from :mod:`include.core.contracts` and the config.
 
 Bump a module's ``SUITE_VERSION`` when its rules change; the version is part of every suite name stored in
 ``quality.gate_results`` (``raw.v1.raw_cafe24.orders``), so results of different rule sets are never mixed up.

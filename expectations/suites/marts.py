@@ -13,11 +13,9 @@ from typing import Any
 from expectations.config import FunnelCheck, MartsGateConfig
 from expectations.result import WARNING
 from expectations.suites import Suite
-from include.contracts import AUDIENCE_COLUMNS
+from include.core.rules import audience_columns
 
 SUITE_VERSION = "v1"
-
-AUDIENCE_COLUMNS = AUDIENCE_COLUMNS
 
 
 def _m(rule: str, **extra: Any) -> dict[str, Any]:
@@ -135,7 +133,7 @@ def audience_suite(name: str, run_date_iso: str) -> Any:
 
     E = gx.expectations
     suite = Suite(name=f"marts.{SUITE_VERSION}.{name}")
-    for col in AUDIENCE_COLUMNS:
+    for col in audience_columns():
         suite.add_expectation(E.ExpectColumnToExist(column=col, meta=_m("audience contract column exists")))
     suite.add_expectation(
         E.ExpectColumnValuesToBeInSet(

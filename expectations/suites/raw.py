@@ -1,6 +1,6 @@
 """Raw-gate suites: what extraction landed, checked per raw table of the contract.
 
-Required columns and keys come from :mod:`include.contracts` (a new required column is checked without touching
+Required columns and keys come from :mod:`include.core.contracts` (a new required column is checked without touching
 this file); the per-table rules below add what the contract does not say: amounts, accepted values, timestamps
 that must not lie in the future, phone columns and which sources must deliver every day.
 """
@@ -13,8 +13,9 @@ from typing import Any
 from expectations.config import RawGateConfig
 from expectations.result import CRITICAL, WARNING
 from expectations.suites import Suite
-from include import contracts as c
-from include.contracts import RawTable
+from include.core import contracts as c
+from include.core.contracts import RawTable
+from include.core.rules import korean_mobile_regex
 
 SUITE_VERSION = "v1"
 TF = ("T", "F")
@@ -327,7 +328,7 @@ def table_suite(rules: TableRules, cfg: RawGateConfig, *, empty: bool, n_rows: i
             add(
                 E.ExpectColumnValuesToMatchRegex(
                     column=digits,
-                    regex=c.KOREAN_MOBILE_REGEX,
+                    regex=korean_mobile_regex(),
                     severity=WARNING,
                     meta={**meta, **_rule(f"{text}; invalid ones are quarantined")},
                 )
@@ -335,7 +336,7 @@ def table_suite(rules: TableRules, cfg: RawGateConfig, *, empty: bool, n_rows: i
             add(
                 E.ExpectColumnValuesToMatchRegex(
                     column=digits,
-                    regex=c.KOREAN_MOBILE_REGEX,
+                    regex=korean_mobile_regex(),
                     mostly=max(0.0, round(1 - allowed, 6)),
                     meta={
                         **meta,

@@ -12,7 +12,7 @@ from typing import Any
 from expectations.config import SendGateConfig
 from expectations.result import WARNING
 from expectations.suites import Suite
-from include.contracts import KOREAN_MOBILE_REGEX
+from include.core.rules import korean_mobile_regex
 
 SUITE_VERSION = "v1"
 CHANNELS = ("alimtalk", "friendtalk", "sms", "push", "email")
@@ -74,7 +74,7 @@ def rows_suite(cfg: SendGateConfig, campaign_ids: list[str]) -> Any:
     add(
         E.ExpectColumnValuesToMatchRegex(
             column="recipient",
-            regex=KOREAN_MOBILE_REGEX,
+            regex=korean_mobile_regex(),
             row_condition=Column("channel").is_in(list(PHONE_CHANNELS)),
             meta=_m("Kakao/SMS recipient is a Korean mobile number (digits)", pii="contact"),
         )

@@ -1,7 +1,7 @@
 """Creates every raw table of the contract, empty, where it does not exist yet.
 
 dlt creates a table only when a load carries rows for it, and a column only when some value is not null. The dbt
-project reads every raw table of :mod:`include.contracts` (e.g. ``raw_messaging.message_reports`` before the first send),
+project reads every raw table of :mod:`include.core.contracts` (e.g. ``raw_messaging.message_reports`` before the first send),
 so the nightly run calls :func:`ensure_raw_tables` first. Existing tables are left alone, except that missing contract
 columns are added (dlt would add them the same way), so a table never lacks a column dbt selects.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from include.contracts import ALL_TABLES, RawTable
+from include.core.contracts import ALL_TABLES, RawTable
 
 _SQL_TYPES = {
     "duckdb": {

@@ -2,7 +2,7 @@
 
 One dlt source (``cafe24``) with a resource per raw table; ``orders`` also feeds ``order_items`` (the ``items``
 embedded by ``embed=items``, which carry their order's ``updated_date`` as the shared cursor). Rows are validated
-against :mod:`include.contracts` page by page; rows that do not fit (and the items of an order that does not)
+against :mod:`include.core.contracts` page by page; rows that do not fit (and the items of an order that does not)
 go to ``raw_quarantine.records``; the rest merge on the primary key.
 
 Windows and caps: orders may be asked for at most 3 months at a time and ``offset`` stops at 15,000 (customers
@@ -36,8 +36,8 @@ from typing import Any
 import dlt
 import pyarrow as pa
 
-from include import connections
-from include.contracts import (
+from include.core import connections
+from include.core.contracts import (
     CAFE24_CUSTOMERS,
     CAFE24_ORDER_ITEMS,
     CAFE24_ORDERS,
@@ -46,8 +46,9 @@ from include.contracts import (
     CAFE24_SUBSCRIPTIONS,
     RawTable,
 )
+from include.core.settings import get_settings
 from include.extract.common import apply_contract, make_pipeline
-from include.extract.storefront import (
+from include.extract.resources import (
     KST,
     PageLoader,
     as_kst,
@@ -74,7 +75,6 @@ from include.extract.storefront_http import (
     make_client,
 )
 from include.extract.storefront_oauth import Cafe24OAuth2
-from include.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Every extractor (file imports, event drops, API sources) goes the same way:
 
 1. build Arrow tables of what the source sent;
-2. :func:`validate_arrow` splits each into rows that fit the contract (typed as :mod:`include.contracts` says; unknown
+2. :func:`validate_arrow` splits each into rows that fit the contract (typed as :mod:`include.core.contracts` says; unknown
    columns kept for dlt's schema evolution) and rows that don't (a required column missing/null, or a value that
    does not coerce), with the reason;
 3. :func:`load_arrow` runs one dlt load of the good rows (merge on the primary key) and writes the bad rows to
@@ -26,9 +26,10 @@ import dlt
 import duckdb
 import pyarrow as pa
 
-from include.contracts import QUARANTINE, RawTable
-from include.pii import mask_text
-from include.settings import get_settings
+from include.core.contracts import QUARANTINE, RawTable
+from include.core.pii import mask_text
+from include.core.settings import get_settings
+from include.core.timezone import TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def _q(name: str) -> str:
 
 
 def validate_arrow(
-    data: pa.Table, table: RawTable, *, naive_tz: str = "Asia/Seoul", payload_column: str | None = None
+    data: pa.Table, table: RawTable, *, naive_tz: str = TIMEZONE, payload_column: str | None = None
 ) -> Validated:
     """Splits ``data`` into rows that fit ``table``'s contract and rows to quarantine, row by row, in DuckDB.
 
@@ -262,7 +263,7 @@ def load_arrow(
     batches: list[tuple[RawTable, pa.Table]],
     *,
     source: str,
-    naive_tz: str = "Asia/Seoul",
+    naive_tz: str = TIMEZONE,
     pre_quarantined: list[tuple[RawTable, pa.Table]] | None = None,
     payload_column: str | None = None,
     naming: str | None = None,

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.contracts import EVENTS
+from include.core.contracts import EVENTS
 from include.extract.common import duckdb_session, load_arrow, make_pipeline
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
-"""Storefront file imports (CSV/Parquet) into ``raw_cafe24.*``, and snapshots of the synthetic shop.
+"""Storefront file imports (CSV/Parquet/Arrow) into ``raw_cafe24.*``.
 
 For shops without API access and for backfills: a Cafe24 admin export (Korean headers, CP949 or UTF-8, values like
 ``12,000``, ``Y``/``N``, ``배송완료``) or our own Parquet/CSV (contract column names) is mapped onto the raw contract
 (:data:`COLUMN_MAP`, :func:`normalise_values`), validated row by row, merged on the primary key (importing the same
 file twice changes nothing) and bad rows are quarantined with the reason — unparsable CSV lines included.
 
-:func:`export_snapshot` writes the synthetic shop as of an instant in export shape; :func:`load_snapshot` loads it
-straight from Arrow into the warehouse (what dbt tests and benchmarks use, 1M-customer scale).
+:func:`load_tables` loads tables already in contract shape straight from Arrow (what the sample shop's
+``testbed.shop.snapshot.load_snapshot`` uses at 1M-customer scale).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import csv
 import json
 import logging
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from include.contracts import STOREFRONT_TABLES, RawTable
+from include.core.contracts import STOREFRONT_TABLES, RawTable
+from include.core.timezone import TIMEZONE
 from include.extract.common import LoadResult, load_arrow, make_pipeline
-from include.shop.store import ShopStore
 
 log = logging.getLogger(__name__)
 
 TABLES: dict[str, RawTable] = {t.name: t for t in STOREFRONT_TABLES}
-KST = "Asia/Seoul"
 
 # Cafe24 admin export headers (and common variants) → contract columns, per table. Our own names map to themselves.
 COLUMN_MAP: dict[str, dict[str, str]] = {
@@ -276,7 +274,7 @@ def import_files(
             pre.append((TABLES[name], bad))
     pipeline = make_pipeline(pipeline_name, destination, "raw_cafe24", pipelines_dir=pipelines_dir)
     result = load_arrow(
-        pipeline, batches, source="cafe24_file", naive_tz=KST, pre_quarantined=pre, naming="duck_case"
+        pipeline, batches, source="cafe24_file", naive_tz=TIMEZONE, pre_quarantined=pre, naming="duck_case"
     )
     return result.as_dict()
 
@@ -286,87 +284,31 @@ def import_file(path: Path, table: str | None = None, **kwargs: Any) -> dict:
     return import_files([Path(path)], table=table, **kwargs)
 
 
-def _asof_param(as_of: datetime) -> datetime:
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware (e.g. 2026-11-23 00:00 KST)")
-    return as_of
-
-
-def snapshot_tables(store: ShopStore, as_of: datetime) -> dict[str, pa.Table]:
-    """Every storefront table as of ``as_of`` as Arrow (contract columns, TIMESTAMPTZ)."""
-    con = store.connect()
-    try:
-        return {
-            name: con.sql(
-                f"SELECT * FROM {name}_asof(CAST($ts AS TIMESTAMPTZ))", params={"ts": _asof_param(as_of)}
-            ).to_arrow_table()
-            for name in TABLES
-        }
-    finally:
-        con.close()
-
-
-def export_snapshot(
-    store: ShopStore, as_of: datetime, out_dir: Path, fmt: str = "parquet", *, korean_headers: bool = False
-) -> dict[str, Path]:
-    """Writes ``<table>.parquet`` or ``<table>.csv`` per storefront table, the shop as of ``as_of``.
-
-    CSV timestamps are KST strings ``YYYY-MM-DDTHH:MM:SS+09:00`` like the Cafe24 API; ``korean_headers`` writes
-    admin-export headers (the first Korean name of :data:`COLUMN_MAP` per column) to exercise the mapping.
-    """
-    if fmt not in ("parquet", "csv"):
-        raise ValueError("fmt must be 'parquet' or 'csv'")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    con = store.connect()
-    paths: dict[str, Path] = {}
-    try:
-        for name, contract in TABLES.items():
-            korean = {}
-            for k, v in COLUMN_MAP[name].items():
-                korean.setdefault(v, k)
-            cols = []
-            for col, dtype in contract.columns.items():
-                alias = korean.get(col, col) if korean_headers else col
-                expr = col
-                if fmt == "csv" and dtype == "timestamp":
-                    expr = f"strftime({col}, '%Y-%m-%dT%H:%M:%S') || '+09:00'"
-                cols.append(f'{expr} AS "{alias}"')
-            path = out_dir / f"{name}.{fmt}"
-            opts = "(FORMAT PARQUET, COMPRESSION ZSTD)" if fmt == "parquet" else "(FORMAT CSV, HEADER)"
-            con.execute(
-                f"COPY (SELECT {', '.join(cols)} FROM {name}_asof(CAST($ts AS TIMESTAMPTZ))) TO '{path}' {opts}",
-                {"ts": _asof_param(as_of)},
-            )
-            paths[name] = path
-    finally:
-        con.close()
-    return paths
-
-
-def load_snapshot(
-    store: ShopStore,
-    as_of: datetime,
+def load_tables(
+    tables: dict[str, pa.Table],
     destination: Any = None,
     *,
     pipelines_dir: Path | None = None,
     pipeline_name: str = "shop_snapshot",
+    source: str = "shop_snapshot",
     write_disposition: str = "merge",
 ) -> dict:
-    """The shop as of ``as_of`` merged into ``raw_cafe24`` (export + import in one call, Arrow end to end).
+    """Storefront tables already in contract shape (Arrow, one per table name) merged into ``raw_cafe24``.
 
-    ``write_disposition="replace"`` swaps each table for the snapshot instead of merging (same result on a warehouse
-    that only holds this shop, about twice as fast). Returns the counts of :func:`import_files` plus ``seconds`` and
+    ``write_disposition="replace"`` swaps each table instead of merging (same result on a warehouse that only holds
+    these rows, about twice as fast). Returns the counts of :func:`import_files` plus ``seconds`` and
     ``rows_per_second``.
     """
     started = time.perf_counter()
-    tables = snapshot_tables(store, as_of)
+    unknown = sorted(set(tables) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown storefront table(s) {unknown}; expected some of {sorted(TABLES)}")
     pipeline = make_pipeline(pipeline_name, destination, "raw_cafe24", pipelines_dir=pipelines_dir)
     result: LoadResult = load_arrow(
         pipeline,
         [(TABLES[n], t) for n, t in tables.items()],
-        source="shop_snapshot",
-        naive_tz=KST,
+        source=source,
+        naive_tz=TIMEZONE,
         write_disposition=write_disposition,
     )
     out = result.as_dict()

@@ -20,11 +20,12 @@ from typing import Any
 import dlt
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
-from activation.destinations.solapi.auth import HmacSigner
-from include import connections
-from include.contracts import MESSAGE_REPORTS
+from include.core import connections
+from include.core.contracts import MESSAGE_REPORTS
+from include.core.settings import get_settings
+from include.core.solapi_auth import HmacSigner
 from include.extract.common import apply_contract, make_pipeline
-from include.extract.storefront import (
+from include.extract.resources import (
     PageLoader,
     as_kst,
     batched,
@@ -34,7 +35,6 @@ from include.extract.storefront import (
     run_and_summarise,
 )
 from include.extract.storefront_http import HttpPolicy, HttpStats, Pacer, iterate_pages, make_client
-from include.settings import get_settings
 
 log = logging.getLogger(__name__)
 

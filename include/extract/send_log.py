@@ -14,24 +14,34 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from include.contracts import SEND_LOG
-from include.settings import get_settings
+from include.core.contracts import SEND_LOG
+from include.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 PIPELINE = "send_log"
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def send_log_resource(ledger_url: str, *, full: bool = False) -> Any:
     """The dlt resource over the ledger's ``intents`` table (contract columns only)."""
     import dlt
     from dlt.sources.sql_database import sql_table
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, inspect
     from sqlalchemy.sql import sqltypes
 
-    from activation.ledger import Ledger
-
-    Ledger(ledger_url).close()  # creates the ledger tables when the ledger is new (an empty send log)
     engine = create_engine(ledger_url)
+    if not inspect(engine).has_table("intents"):
+        engine.dispose()
+        raise LookupError(
+            f"the send ledger {_redact(ledger_url)} has no intents table: it is created when activation first opens "
+            "the ledger (the nightly pipeline does that before this load)"
+        )
     incremental = None if full else dlt.sources.incremental("updated_at", row_order="asc")
 
     def adapt(sql_type: Any) -> Any:

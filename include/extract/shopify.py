@@ -23,16 +23,17 @@ import dlt
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
-from include import connections
-from include.contracts import (
+from include.core import connections
+from include.core.contracts import (
     SHOPIFY_CUSTOMERS,
     SHOPIFY_ORDER_LINE_ITEMS,
     SHOPIFY_ORDERS,
     SHOPIFY_PRODUCTS,
     SHOPIFY_TABLES,
 )
+from include.core.settings import get_settings
 from include.extract.common import apply_contract, make_pipeline
-from include.extract.storefront import (
+from include.extract.resources import (
     KST,
     PageLoader,
     as_text,
@@ -44,7 +45,6 @@ from include.extract.storefront import (
     run_and_summarise,
 )
 from include.extract.storefront_http import HttpPolicy, HttpStats, Pacer, iterate_pages, make_client
-from include.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ API_VERSION = "2025-10"
 PAGE_LIMIT = 250
 EPOCH = datetime(2000, 1, 1, tzinfo=KST)
 
-TABLES = SHOPIFY_TABLES  # the raw_shopify contract lives in include/contracts.py
+TABLES = SHOPIFY_TABLES  # the raw_shopify contract lives in include/core/contracts.py
 RESOURCES = {"customers": SHOPIFY_CUSTOMERS, "products": SHOPIFY_PRODUCTS, "orders": SHOPIFY_ORDERS}
 
 

@@ -25,6 +25,7 @@ from dlt.common.pendulum import pendulum
 from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
 
+from include.core.timezone import TIMEZONE
 from include.extract.storefront_http import ApiError
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def _parse_token_time(raw: str) -> datetime:
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=pendulum.timezone("Asia/Seoul"))
+    return value if value.tzinfo else value.replace(tzinfo=pendulum.timezone(TIMEZONE))
 
 
 @configspec

@@ -3,7 +3,7 @@
     python -m include.outputs export --date 2026-11-22 [--warehouse W] [--out DIR] [--contact-mode mask|hash|plain]
     python -m include.outputs report --date 2026-11-22 --run-id manual__1 [--warehouse W] [--out FILE]
 
-Defaults come from :mod:`include.settings` (``CRM_*`` env vars): the warehouse file, ``runs/<D>/`` for the files.
+Defaults come from :mod:`include.core.settings` (``CRM_*`` env vars): the warehouse file, ``runs/<D>/`` for the files.
 Prints a JSON summary (with the seconds taken and, for the report, its size).
 """
 
@@ -16,7 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from include.settings import get_settings
+from include.core.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ Layout of one night (``out_dir/<data_date>/audiences/``)::
     README.txt                              the same in Korean, for whoever opens the folder
 
 CSV files are UTF-8 with a BOM (Excel shows Hangul) and times in KST; Parquet keeps the warehouse types. Phones and
-e-mails are masked (:mod:`include.pii`), hashed (SHA-256 salted with ``CRM_EXPORT_HASH_SALT``; columns renamed
+e-mails are masked (:mod:`include.core.pii`), hashed (SHA-256 salted with ``CRM_EXPORT_HASH_SALT``; columns renamed
 ``phone_sha256``/``email_sha256``) or, only when configured, plain. The warehouse is opened read-only; the date's
 folder is built in a temporary folder and renamed into place, so readers never see half an export and a rerun
 replaces the previous one. Nothing reads the wall clock: the same warehouse gives byte-identical files.
@@ -35,12 +35,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from include.core.pii import hash_contact, mask_email, mask_phone
+from include.core.timezone import TIMEZONE
 from include.outputs.labels import SEGMENT_ORDER, SEGMENTS
-from include.pii import hash_contact, mask_email, mask_phone
 
 if TYPE_CHECKING:
     from activation.config.loader import ActivationConfig
     from activation.config.models import Campaign
+    from activation.planning.policies import OptOuts
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,6 @@ CONTACT_MODES = ("mask", "hash", "plain")
 SALT_ENV = "CRM_EXPORT_HASH_SALT"
 CONTACT_COLUMNS = ("phone", "email")
 BOM = b"\xef\xbb\xbf"
-TIMEZONE = "Asia/Seoul"
-DEFAULT_CONSENT_MAX_AGE_DAYS = 730  # Korean law: advertising consent is re-confirmed every 2 years
 READY = "ready"
 
 ContactMode = Literal["mask", "hash", "plain"]
@@ -78,6 +78,8 @@ def export_audiences(
     *,
     contact_mode: ContactMode = "mask",
     campaigns: ActivationConfig | Sequence[Campaign] | str | Path | None = None,
+    opt_outs: OptOuts | None = None,
+    ledger_url: str | None = None,
 ) -> dict:
     """Writes the night's audience files into ``out_dir/<data_date>/audiences/`` (replacing a previous export).
 
@@ -89,6 +91,9 @@ def export_audiences(
         campaigns: campaigns whose audiences to export: ``None`` reads the campaigns folder of the settings, a
             path reads that folder, or pass a loaded config / list of campaigns (``[]`` exports none). Only
             campaigns active on ``data_date`` are exported.
+        opt_outs: the opt-outs the send ledger learned; ``None`` reads them from ``ledger_url`` (default the ledger
+            of the settings), so a campaign export marks ``ready`` only whom the planner would not suppress.
+        ledger_url: the send ledger to read opt-outs from when ``opt_outs`` is not given.
 
     Returns:
         A JSON-friendly summary: folder, manifest path, contact mode, file count, rows per export, seconds.
@@ -101,7 +106,9 @@ def export_audiences(
     if contact_mode not in CONTACT_MODES:
         raise ExportError(f"contact_mode must be one of {', '.join(CONTACT_MODES)}, got {contact_mode!r}")
     salt = _salt() if contact_mode == "hash" else ""
-    selected, max_age = _campaigns(campaigns, data_date)
+    selected = _campaigns(campaigns, data_date)
+    if opt_outs is None and selected:
+        opt_outs = _learned_opt_outs(ledger_url)
     date_dir = Path(out_dir) / data_date.isoformat()
     final = date_dir / "audiences"
     date_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,7 @@ def export_audiences(
             table = _fetch(con, job, models[job.model])
             extra: dict[str, Any] = {}
             if job.campaign is not None:
-                table, ready = _precheck(table, job.campaign, data_date, max_age)
+                table, ready = _precheck(table, job.campaign, data_date, opt_outs)
                 extra = _campaign_info(job.campaign, ready)
             table = _protect_contacts(table, contact_mode, salt)
             entries.append(_write(tmp, job, table, extra))
@@ -164,17 +171,26 @@ def _salt() -> str:
 
 def _campaigns(
     campaigns: ActivationConfig | Sequence[Campaign] | str | Path | None, data_date: date
-) -> tuple[list[Campaign], int]:
+) -> list[Campaign]:
     from activation.config.loader import ActivationConfig, load_config
 
-    max_age = DEFAULT_CONSENT_MAX_AGE_DAYS
     if campaigns is None or isinstance(campaigns, str | Path):
         campaigns = load_config(campaigns)  # raises ConfigError naming every bad file
     if isinstance(campaigns, ActivationConfig):
-        max_age = campaigns.settings.consent_max_age_days or max_age
         campaigns = campaigns.campaigns
-    active = sorted((c for c in campaigns if c.is_active(data_date)), key=lambda c: c.id)
-    return active, max_age
+    return sorted((c for c in campaigns if c.is_active(data_date)), key=lambda c: c.id)
+
+
+def _learned_opt_outs(ledger_url: str | None) -> OptOuts:
+    from activation.ledger import Ledger
+    from activation.planning.policies import OptOuts
+    from include.core.settings import get_settings
+
+    ledger = Ledger(ledger_url or get_settings().ledger)
+    try:
+        return OptOuts.of(ledger.opt_out_keys())
+    finally:
+        ledger.close()
 
 
 def _connect(warehouse: Path) -> Any:
@@ -192,7 +208,7 @@ def _connect(warehouse: Path) -> Any:
 
 def _audience_models(con: Any, data_date: date) -> dict[str, list[str]]:
     """``audience_*`` models of schema ``audiences`` → their columns; checks the contract and the run date."""
-    from activation.audience import CONTRACT_COLUMNS
+    from include.core.rules import audience_columns
 
     rows = con.execute(
         "select table_name, column_name from information_schema.columns "
@@ -205,7 +221,7 @@ def _audience_models(con: Any, data_date: date) -> dict[str, list[str]]:
     if "audience_customers" not in models:
         raise ExportError(f"{SCHEMA}.audience_customers not found: run the dbt build for {data_date} first")
     for model, cols in models.items():
-        missing = [c for c in CONTRACT_COLUMNS if c not in cols]
+        missing = [c for c in audience_columns() if c not in cols]
         if missing:
             raise ExportError(f"{SCHEMA}.{model} breaks the audience contract: missing columns {missing}")
         dates = [r[0] for r in con.execute(f"select distinct run_date from {SCHEMA}.{_q(model)}").fetchall()]
@@ -251,25 +267,21 @@ def _fetch(con: Any, job: _Job, columns: list[str]) -> pa.Table:
 # ---- transformations --------------------------------------------------------------------------------------------
 
 
-def _precheck(table: pa.Table, campaign: Campaign, on: date, max_age: int) -> tuple[pa.Table, int]:
+def _precheck(
+    table: pa.Table, campaign: Campaign, data_date: date, opt_outs: OptOuts
+) -> tuple[pa.Table, int]:
     """Adds ``campaign_id``, ``channel`` and ``send_precheck``: ``ready`` or the first contact/opt-out/consent rule
-    the row fails (the planner's reason codes). Caps, priority, holdout and quiet hours are decided at send time."""
+    the row fails, decided by the planner's own :func:`~activation.planning.policies.precheck` for the send day of
+    ``data_date`` (learned opt-outs included). Caps, priority, holdout and quiet hours are decided at send time."""
     from activation.planning import policies
+    from activation.schedule import send_day
 
     needed = [c for c in table.column_names if c in _PRECHECK_COLUMNS]
     rows = table.select(needed).to_pylist()
-    consent_col = policies.CONSENT_COLUMN.get(campaign.channel)
-    checks: list[str] = []
-    for row in rows:
-        contact = policies.contact_for(campaign.channel, row)
-        if contact.reason:
-            checks.append(contact.reason)
-        elif row.get("is_opted_out") is True:
-            checks.append(policies.OPTED_OUT)
-        elif campaign.kind == "advertising" and consent_col:
-            checks.append(policies.consent_state(row, consent_col, on, max_age) or READY)
-        else:
-            checks.append(READY)
+    on = send_day(data_date)
+    checks = [
+        policies.precheck(campaign.channel, campaign.kind, row, on, opt_outs).reason or READY for row in rows
+    ]
     n = table.num_rows
     table = table.append_column("campaign_id", pa.array([campaign.id] * n, pa.string()))
     table = table.append_column("channel", pa.array([campaign.channel] * n, pa.string()))
@@ -278,6 +290,7 @@ def _precheck(table: pa.Table, campaign: Campaign, on: date, max_age: int) -> tu
 
 
 _PRECHECK_COLUMNS = {
+    "customer_id",
     "phone",
     "has_valid_phone",
     "email",

@@ -6,8 +6,8 @@ import json
 import logging
 from typing import Any
 
-from include.pii import mask_text
-from include.settings import get_settings
+from include.core.pii import mask_text
+from include.core.settings import get_settings
 
 log = logging.getLogger("crm.alerts")
 

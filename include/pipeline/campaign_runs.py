@@ -14,12 +14,19 @@ import logging
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from include.core.settings import get_settings
+from include.core.timezone import KST
 from include.pipeline.runctx import RunContext, for_date
-from include.settings import get_settings
 
 log = logging.getLogger("crm.campaigns")
+
+
+def configured_campaigns() -> list[Any]:
+    """The campaigns of the configured folder (``CRM_CAMPAIGNS_DIR``): one DAG each."""
+    from activation.config import load_config
+
+    return list(load_config(get_settings().campaigns_dir).campaigns)
 
 
 def campaign_run_context(context: dict[str, Any], scheduled: bool) -> dict:
@@ -30,7 +37,7 @@ def campaign_run_context(context: dict[str, Any], scheduled: bool) -> dict:
     conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
     run_id = context.get("run_id") or getattr(dag_run, "run_id", "unknown")
     if scheduled and not conf.get("data_date"):
-        tz = ZoneInfo(get_settings().timezone)
+        tz = KST
         fire = (context.get("logical_date") or context["data_interval_end"]).astimezone(tz)
         rc = for_date(fire.date() - timedelta(days=1), run_id)
         return {**rc.to_dict(), "reference_time": fire.isoformat()}
@@ -40,7 +47,7 @@ def campaign_run_context(context: dict[str, Any], scheduled: bool) -> dict:
 
 
 def _split(rcd: dict) -> tuple[RunContext, datetime]:
-    from include.warehouse import release_dbt_handle
+    from include.core.warehouse import release_dbt_handle
 
     release_dbt_handle()  # same-process runs (dags test): dbt's open handle would block read-only connections
     return RunContext.from_dict(rcd), datetime.fromisoformat(rcd["reference_time"])

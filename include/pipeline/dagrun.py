@@ -32,7 +32,7 @@ def run_plan(plan: list[dict[str, Any]], dags_folder: str | None = None) -> list
     """Runs every entry of ``plan`` in order; returns one result dict per run (it never raises for a failed run)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from include.settings import REPO_ROOT
+    from include.core.settings import REPO_ROOT
 
     bag = DagBag(dag_folder=dags_folder or str(REPO_ROOT / "dags"))
     if bag.import_errors:

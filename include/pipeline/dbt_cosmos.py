@@ -13,7 +13,7 @@ from pathlib import Path
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from include.settings import REPO_ROOT
+from include.core.settings import REPO_ROOT
 
 DBT_PROJECT_DIR = Path(os.environ.get("CRM_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"))
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -48,7 +48,7 @@ def execution_config() -> ExecutionConfig:
 
 def dbt_env() -> dict[str, str]:
     """Where dbt finds the warehouse: an absolute path (Cosmos runs dbt from a temporary copy of the project)."""
-    from include.settings import get_settings
+    from include.core.settings import get_settings
 
     st = get_settings()
     return {"CRM_WAREHOUSE_PATH": str(st.warehouse.resolve()), "CRM_DBT_TARGET": st.dbt_target}

@@ -22,9 +22,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from include.core.settings import get_settings
 from include.pipeline import campaign_runs, nightly
 from include.pipeline.runctx import RunContext, for_date
-from include.settings import get_settings
 
 log = logging.getLogger("crm.local")
 

@@ -12,14 +12,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from include.core.settings import get_settings
 from include.pipeline.runctx import RunContext, from_airflow
-from include.settings import get_settings
 
 log = logging.getLogger("crm.nightly")
 
 
 def _rc(rc: dict | RunContext) -> RunContext:
-    from include.warehouse import release_dbt_handle
+    from include.core.warehouse import release_dbt_handle
 
     release_dbt_handle()  # same-process runs (dags test): dbt's open handle would block read-only connections
     return rc if isinstance(rc, RunContext) else RunContext.from_dict(rc)
@@ -104,11 +104,15 @@ def extract_events(rc_d: dict) -> dict:
 
 def extract_messaging(rc_d: dict) -> dict:
     """Delivery reports from the messaging provider and the activation ledger's send log."""
+    from activation.ledger import Ledger
     from include.extract.messaging import extract_message_reports
     from include.extract.send_log import load_send_log
 
     rc = _rc(rc_d)
     reports = extract_message_reports(rc.interval_start, rc.interval_end)
+    Ledger(
+        get_settings().ledger
+    ).close()  # a new ledger gets its tables: its send log loads empty, not missing
     send_log = load_send_log(rc.interval_end)
     return record(rc, "extract_messaging", {"reports": reports, "send_log": send_log})
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from include.settings import get_settings
+from include.core.timezone import KST
 
 
 def pull(context: dict[str, Any]) -> dict:
@@ -20,7 +19,7 @@ def pull(context: dict[str, Any]) -> dict:
     from include.extract.messaging import extract_message_reports
     from include.extract.send_log import load_send_log
 
-    tz = ZoneInfo(get_settings().timezone)
+    tz = KST
     start: datetime = context["data_interval_start"].astimezone(tz)
     end: datetime = context["data_interval_end"].astimezone(tz)
     reports = extract_message_reports(start, end)

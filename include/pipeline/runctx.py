@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from include.settings import get_settings
+from include.core.timezone import KST
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class RunContext:
 
 def for_date(data_date: date, run_id: str | None = None, *, is_backfill: bool = False) -> RunContext:
     """The run context of the nightly run for ``data_date`` (used by the CLI, tests and benchmarks)."""
-    tz = ZoneInfo(get_settings().timezone)
+    tz = KST
     start = datetime.combine(data_date, time(0, 0), tzinfo=tz)
     return RunContext(
         data_date=data_date,
@@ -69,7 +68,7 @@ def for_date(data_date: date, run_id: str | None = None, *, is_backfill: bool = 
 
 def from_airflow(context: dict[str, Any]) -> RunContext:
     """Builds the run context from an Airflow task context (data interval, run id, run type)."""
-    tz = ZoneInfo(get_settings().timezone)
+    tz = KST
     dag_run = context.get("dag_run")
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from include.core.settings import get_settings
 from include.pipeline.runctx import RunContext
-from include.settings import get_settings
 
 log = logging.getLogger("crm.summary")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from act_helpers import REF, SHIPPED, Emu, connection_env
 
-from include.emulators.runner import EmulatorHandle, start_emulators
+from testbed.emulators.runner import EmulatorHandle, start_emulators
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -10,7 +10,7 @@ import pytest
 from act_helpers import SHIPPED, build_warehouse, campaigns_dir, customer, sms_campaign
 
 from activation.cli import main
-from include.settings import get_settings
+from include.core.settings import get_settings
 
 
 @pytest.fixture

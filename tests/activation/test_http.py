@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from activation.destinations.solapi.auth import authorization
 from activation.http import (
     AmbiguousRequestError,
     HttpClient,
@@ -21,6 +20,7 @@ from activation.http import (
     TransientError,
     parse_retry_after,
 )
+from include.core.solapi_auth import authorization
 
 
 class Script:

@@ -15,7 +15,7 @@ from activation.config import load_config
 from activation.ledger import Ledger
 from activation.ledger import schema as s
 from activation.planning import Planner
-from include.contracts import SEND_LOG
+from include.core.contracts import SEND_LOG
 from include.extract.send_log import load_send_log
 
 

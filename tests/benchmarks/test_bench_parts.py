@@ -69,7 +69,7 @@ def test_pandas_percentile_is_the_engines_discrete_median(n: int) -> None:
 def test_bulk_event_history_lands_the_same_rows_as_the_loader(tmp_path: Path) -> None:
     from benchmarks.shop_setup import BULK_LOAD_ID, bulk_load_events
     from include.extract.events import load_event_drops
-    from include.shop import generate_shop
+    from testbed.shop import generate_shop
 
     shop, drops = tmp_path / "shop", tmp_path / "drops"
     generate_shop(shop, drops, customers=200, days=4, end_date=END, seed=3)
@@ -144,7 +144,7 @@ def test_the_increment_only_extraction_of_scale_m_reads_one_day(tmp_path: Path) 
     # at M the full history is not read through the API; the increment must then read D-1 only (it read the
     # whole history once, because an empty warehouse counts as never loaded)
     from benchmarks.extraction import run
-    from include.shop import generate_shop
+    from testbed.shop import generate_shop
 
     shop, drops = tmp_path / "shop", tmp_path / "drops"
     generate_shop(shop, drops, customers=300, days=4, end_date=END, seed=3)

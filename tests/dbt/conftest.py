@@ -38,7 +38,7 @@ class Build:
 
 @pytest.fixture(scope="session")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Shop:
-    from include.shop import generate_shop
+    from testbed.shop import generate_shop
 
     root = tmp_path_factory.mktemp("dbt_shop")
     generate_shop(root / "shop", root / "drops", customers=1_500, days=EVENT_DAYS, end_date=END, seed=7)

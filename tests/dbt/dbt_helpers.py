@@ -52,8 +52,8 @@ def load_raw(
     """
     from include.extract.bootstrap import ensure_raw_tables_duckdb, ensure_raw_tables_postgres
     from include.extract.events import load_event_drops
-    from include.extract.file_import import load_snapshot
-    from include.shop.store import ShopStore
+    from testbed.shop.snapshot import load_snapshot
+    from testbed.shop.store import ShopStore
 
     dest = str(destination)
     is_pg = dest.startswith("postgresql://")

@@ -103,7 +103,7 @@ def _track_with_shopify_ids(warehouse: Path) -> int:
 
 @pytest.fixture(scope="module")
 def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from include.shop import generate_shop
+    from testbed.shop import generate_shop
 
     root = tmp_path_factory.mktemp("shopify_mode")
     generate_shop(root / "shop", root / "drops", customers=MEMBERS, days=EVENT_DAYS, end_date=D, seed=5)
@@ -113,10 +113,10 @@ def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def builds(shop_dir: Path) -> dict[str, Build]:
     """The shop extracted through each storefront API (emulators at the end of D) and built in each mode."""
-    from include.emulators.runner import run_emulators
     from include.extract.bootstrap import ensure_raw_tables_duckdb
     from include.extract.events import load_event_drops
     from include.extract.storefront import extract_storefront
+    from testbed.emulators.runner import run_emulators
 
     out: dict[str, Build] = {}
     loaded: dict[str, dict[str, list[str]]] = {}
@@ -248,7 +248,7 @@ def test_shopify_build_passes_and_reads_only_shopify(builds: dict[str, Build]) -
 
 
 def test_dim_customers_has_the_shops_customers(builds: dict[str, Build], shop_dir: Path, customers) -> None:
-    from include.shop import ShopStore
+    from testbed.shop import ShopStore
 
     members = ShopStore(shop_dir / "shop").query_asof("customers", END).column("member_id").to_pylist()
     shopify_members = {s["customer_id"] for _, s in customers if s["is_member"]}
@@ -386,7 +386,7 @@ def pg_shopify(builds: dict[str, Build]) -> Iterator[str]:
     """A fresh PostgreSQL database with the Shopify warehouse's raw tables, built in Shopify mode (models only)."""
     import psycopg
 
-    from include.contracts import EVENTS, SHOPIFY_TABLES
+    from include.core.contracts import EVENTS, SHOPIFY_TABLES
     from include.extract.bootstrap import ensure_raw_tables_postgres
 
     name = f"crm_shopify_{uuid.uuid4().hex[:10]}"

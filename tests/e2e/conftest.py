@@ -1,4 +1,4 @@
-"""The main job, for real: ``python -m include.pipeline.demo`` (what ``make demo`` runs) in a private data folder with a
+"""The main job, for real: ``python -m testbed.demo`` (what ``make demo`` runs) in a private data folder with a
 private Airflow home, run twice for the same date. Session-scoped: the tests of this folder read its outputs."""
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def fingerprint(warehouse: Path) -> dict[str, list[str]]:
 
 def _run_demo(env: dict[str, str], log: Path) -> DemoRun:
     # one night keeps the suite short; the demo's default of two nights only adds the night before
-    cmd = [sys.executable, "-m", "include.pipeline.demo", "--date", DATA_DATE.isoformat(), "--nights", "1",
+    cmd = [sys.executable, "-m", "testbed.demo", "--date", DATA_DATE.isoformat(), "--nights", "1",
            "--customers", str(CUSTOMERS), "--days", str(DAYS)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from include.settings import get_settings
+from include.core.settings import get_settings
 
 pytestmark = [pytest.mark.integration]
 
@@ -67,9 +67,9 @@ def _table_hashes(warehouse: Path) -> dict[str, tuple]:
 
 
 def test_backfill_of_seven_dates_equals_seven_nightly_runs(tmp_path, monkeypatch) -> None:
-    from include.emulators.runner import run_emulators
     from include.pipeline import local
-    from include.shop import generate_shop
+    from testbed.emulators.runner import run_emulators
+    from testbed.shop import generate_shop
 
     shop, drops = tmp_path / "shop", tmp_path / "drops"
     generate_shop(shop, drops, customers=600, days=40, end_date=LAST + timedelta(days=3), seed=17)

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from include.settings import get_settings
+from include.core.settings import get_settings
 
 pytestmark = [pytest.mark.integration]
 
@@ -45,9 +45,9 @@ def _use(monkeypatch, root: Path) -> None:
 @pytest.fixture(scope="module")
 def clean_base(tmp_path_factory) -> Path:
     """A shop and a warehouse after one clean night (the day before the faulty one)."""
-    from include.emulators.runner import run_emulators
     from include.pipeline import local
-    from include.shop import generate_shop
+    from testbed.emulators.runner import run_emulators
+    from testbed.shop import generate_shop
 
     root = tmp_path_factory.mktemp("quality_base")
     generate_shop(
@@ -138,9 +138,9 @@ def test_a_source_fault_fails_the_raw_gate_and_nothing_is_sent(
     fault, clean_base, tmp_path, monkeypatch
 ) -> None:
     from expectations import GateFailedError
-    from include.emulators.runner import run_emulators
     from include.pipeline import local
     from include.pipeline.campaign_runs import audiences_published
+    from testbed.emulators.runner import run_emulators
 
     root = tmp_path / "run"
     shutil.copytree(clean_base, root)
@@ -179,8 +179,8 @@ def test_an_opted_out_customer_in_a_send_list_stops_the_send(clean_base, tmp_pat
     from activation.api import campaigns_due, plan_and_send
     from activation.ledger import Ledger
     from expectations import GateFailedError, validate_send_list
-    from include.emulators.runner import run_emulators
     from include.pipeline import local
+    from testbed.emulators.runner import run_emulators
 
     root = tmp_path / "run"
     shutil.copytree(clean_base, root)

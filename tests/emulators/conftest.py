@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emulators.helpers import NOW, SENDER, TEMPLATES, Solapi
-from include.emulators.runner import EmulatorHandle, start_emulators
+from testbed.emulators.runner import EmulatorHandle, start_emulators
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from include.emulators.runner import EmulatorHandle
+from testbed.emulators.runner import EmulatorHandle
 
 KST = timezone(timedelta(hours=9))
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=KST)  # a Tuesday, 10:00 KST: inside the FriendTalk window

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from include.emulators.runner import EmulatorHandle, start_emulators
-from include.shop import ShopStore, generate_shop
+from testbed.emulators.runner import EmulatorHandle, start_emulators
+from testbed.shop import ShopStore, generate_shop
 
 KST = ZoneInfo("Asia/Seoul")
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=KST)

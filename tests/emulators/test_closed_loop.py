@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from emulators.helpers import NOW, Solapi, sms
-from include.emulators.runner import start_emulators
-from include.shop.store import SIM_ORDER_COLUMNS, SIM_ORDER_ITEM_COLUMNS
+from testbed.emulators.runner import start_emulators
+from testbed.shop.store import SIM_ORDER_COLUMNS, SIM_ORDER_ITEM_COLUMNS
 
 CAMPAIGN = "spring_g2_coupon"
 
@@ -171,8 +171,8 @@ def test_responses_are_deterministic_for_a_seed(tmp_path):
 
 @pytest.mark.integration
 def test_simulated_orders_show_up_in_the_generated_shop(tmp_path):
-    from include.shop.generator import generate_shop
-    from include.shop.store import ShopStore
+    from testbed.shop.generator import generate_shop
+    from testbed.shop.store import ShopStore
 
     shop, drops, state = tmp_path / "shop", tmp_path / "drops", tmp_path / "state"
     generate_shop(shop, drops, customers=200, days=7, end_date=date(2025, 3, 3), seed=1)

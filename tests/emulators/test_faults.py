@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from emulators.helpers import Solapi, sms
-from include.emulators.faults import FaultConfig
+from testbed.emulators.faults import FaultConfig
 
 
 def test_spec_parsing_and_round_trip():

@@ -15,8 +15,8 @@ from pathlib import Path
 import requests
 
 from emulators.helpers import NOW, Solapi, sms
-from include import connections
-from include.emulators.runner import start_emulators
+from include.core import connections
+from testbed.emulators.runner import start_emulators
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,7 @@ def test_cli_serve_writes_a_private_endpoints_file_and_stops_on_sigterm(tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [
-        sys.executable, "-m", "include.emulators", "serve",
+        sys.executable, "-m", "testbed.emulators", "serve",
         "--shop-dir", str(tmp_path / "shop"), "--state-dir", str(tmp_path / "state"),
         "--drops-dir", str(tmp_path / "drops"), "--now", NOW.isoformat(),
         "--apis", "solapi,webhook", "--ports", f"webhook={port}", "--faults", "rate=0",

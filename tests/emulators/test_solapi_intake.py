@@ -7,7 +7,7 @@ import json
 import requests
 
 from emulators.helpers import SENDER, Solapi, sms
-from include.emulators.solapi_rules import euckr_len
+from testbed.emulators.solapi_rules import euckr_len
 
 
 def _codes(response: requests.Response) -> list[str]:

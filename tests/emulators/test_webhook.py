@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from include.emulators.webhook import sign
+from testbed.emulators.webhook import sign
 
 
 @pytest.fixture

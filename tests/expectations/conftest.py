@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gx_helpers import DATA_DATE, N_CUSTOMERS
 
-from expectations.synthetic import SyntheticWarehouse, build_raw_warehouse
+from testbed.synthetic import SyntheticWarehouse, build_raw_warehouse
 
 
 @pytest.fixture(scope="session")

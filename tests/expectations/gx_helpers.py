@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from expectations.synthetic import KST
+from testbed.synthetic import KST
 
 DATA_DATE = date(2026, 11, 22)  # a Sunday
 REFERENCE_TIME = datetime(2026, 11, 23, tzinfo=KST)  # the interval end

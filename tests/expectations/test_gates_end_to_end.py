@@ -15,12 +15,12 @@ import pytest
 from gx_helpers import DATA_DATE, REFERENCE_TIME, critical, day, sql
 
 from expectations import run_marts_gate, run_raw_gate
-from expectations.synthetic import KST
+from include.core.settings import REPO_ROOT
 from include.extract.bootstrap import ensure_raw_tables_duckdb
 from include.extract.events import load_event_drops
-from include.extract.file_import import load_snapshot
-from include.settings import REPO_ROOT
-from include.shop import ShopStore, generate_shop
+from testbed.shop import ShopStore, generate_shop
+from testbed.shop.snapshot import load_snapshot
+from testbed.synthetic import KST
 
 pytestmark = pytest.mark.integration
 LOADED_DAYS = 4  # D-3 … D: three days of history, the minimum for the volume band
@@ -111,7 +111,7 @@ def test_real_dbt_outputs_pass_the_marts_gate(pipeline, tmp_path):
     root, wh, _ = pipeline
     with_dbt = root / "dbt.duckdb"
     with_dbt.write_bytes(wh.read_bytes())
-    # TODO(extraction): raw_messaging.send_log is read by dbt but not yet part of include/contracts.py
+    # TODO(extraction): raw_messaging.send_log is read by dbt but not yet part of include/core/contracts.py
     sql(
         with_dbt,
         "create table if not exists raw_messaging.send_log (intent_id varchar, campaign_id varchar, variant varchar, "

@@ -6,7 +6,7 @@ import pytest
 from gx_helpers import DATA_DATE, REFERENCE_TIME, RUN_ID, critical, day, sql
 
 from expectations import GateFailedError, run_marts_gate
-from expectations.synthetic import build_marts
+from testbed.synthetic import build_marts
 
 
 @pytest.fixture

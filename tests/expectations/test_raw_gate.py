@@ -9,7 +9,7 @@ from gx_helpers import DATA_DATE, REFERENCE_TIME, RUN_ID, critical, day, sql
 
 from expectations import GateFailedError, QualityConfig, run_raw_gate
 from expectations.config import RawGateConfig
-from include.contracts import KOREAN_MOBILE_REGEX
+from include.core.rules import korean_mobile_regex
 
 
 def gate(wh, report_dir, load_ids="run", **kw):
@@ -88,7 +88,7 @@ def test_invalid_phones_are_quarantined_once_and_rows_stay(wh, report_dir):
         wh.path,
         "select count(*) from raw_cafe24.customers where _dlt_load_id = ? and not "
         "regexp_full_match(regexp_replace(coalesce(cellphone, ''), '[^0-9]', '', 'g'), ?)",
-        [lid(wh), KOREAN_MOBILE_REGEX],
+        [lid(wh), korean_mobile_regex()],
     )[0][0]
     assert expected >= 2
     before = sql(wh.path, "select count(*) from raw_cafe24.customers")[0][0]

@@ -11,8 +11,8 @@ from gx_helpers import DATA_DATE, REFERENCE_TIME, RUN_ID, sql
 from expectations import run_raw_gate
 from expectations.config import QualityConfig, load_config
 from expectations.suites.raw import RULES, TableRules, table_suite
-from include.contracts import CAFE24_ORDERS
-from include.settings import get_settings
+from include.core.contracts import CAFE24_ORDERS
+from include.core.settings import get_settings
 
 
 def test_results_land_in_the_warehouse_and_a_rerun_replaces_them(wh, report_dir):

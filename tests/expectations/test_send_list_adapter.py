@@ -8,7 +8,7 @@ from gx_helpers import DATA_DATE, REFERENCE_TIME, RUN_ID, critical
 
 from activation.send_list import SendList
 from expectations import validate_send_list
-from expectations.synthetic import KST
+from testbed.synthetic import KST
 
 
 def intent(i: int, **over) -> dict:

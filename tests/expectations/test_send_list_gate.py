@@ -9,7 +9,7 @@ import pytest
 from gx_helpers import DATA_DATE, REFERENCE_TIME, RUN_ID, critical, sql
 
 from expectations import GateFailedError, validate_send_list
-from expectations.synthetic import KST
+from testbed.synthetic import KST
 
 CAMPAIGNS = {
     "g3_repurchase": {"expected_min": 50, "expected_max": 1000, "max_recipients": 5000},

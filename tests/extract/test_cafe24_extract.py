@@ -18,16 +18,16 @@ os.environ.setdefault(
     "PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false"
 )  # dlt would import Airflow to look for secrets
 
-from include.emulators.storefront_harness import StorefrontHarness, table_diff, warehouse_snapshot  # noqa: E402
 from include.extract import cafe24  # noqa: E402
-from include.extract.file_import import load_snapshot  # noqa: E402
 from include.extract.storefront import (  # noqa: E402
     extract_full_history,
     extract_storefront,
     mark_history_loaded,
 )
 from include.extract.storefront_http import MalformedResponseError  # noqa: E402
-from include.shop import ShopStore, generate_shop  # noqa: E402
+from testbed.emulators.storefront_harness import StorefrontHarness, table_diff, warehouse_snapshot  # noqa: E402
+from testbed.shop import ShopStore, generate_shop  # noqa: E402
+from testbed.shop.snapshot import load_snapshot  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

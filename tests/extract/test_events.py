@@ -12,7 +12,7 @@ import fsspec
 import pytest
 
 from include.extract.events import load_event_drops
-from include.shop import generate_shop
+from testbed.shop import generate_shop
 
 END = date(2026, 11, 22)
 

@@ -12,10 +12,11 @@ import duckdb
 import psycopg
 import pytest
 
-from include.contracts import STOREFRONT_TABLES
+from include.core.contracts import STOREFRONT_TABLES
 from include.extract.common import apply_contract, make_pipeline, validate_arrow
-from include.extract.file_import import export_snapshot, import_file, import_files, load_snapshot, map_columns
-from include.shop import ShopStore, generate_shop
+from include.extract.file_import import import_file, import_files, map_columns
+from testbed.shop import ShopStore, generate_shop
+from testbed.shop.snapshot import export_snapshot, load_snapshot
 
 KST = ZoneInfo("Asia/Seoul")
 AS_OF = datetime(2026, 11, 20, tzinfo=KST)
@@ -46,7 +47,7 @@ def quarantine(warehouse: Path) -> list[dict]:
 
 
 def test_contract_hints_and_pipeline_paths(tmp_path: Path) -> None:
-    from include.contracts import CAFE24_ORDERS
+    from include.core.contracts import CAFE24_ORDERS
 
     hints = apply_contract(CAFE24_ORDERS)
     assert hints["primary_key"] == ["order_id"] and hints["write_disposition"] == "merge"
@@ -168,7 +169,7 @@ def test_unknown_file_and_table_names_are_clear_errors(tmp_path: Path) -> None:
 def test_validate_keeps_unknown_columns_and_types_values() -> None:
     import pyarrow as pa
 
-    from include.contracts import CAFE24_PRODUCTS
+    from include.core.contracts import CAFE24_PRODUCTS
 
     data = pa.table(
         {"product_no": ["1", "x"], "product_name": ["a", "b"], "price": ["100", "200"], "new_col": [1, 2]}

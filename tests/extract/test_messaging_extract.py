@@ -17,9 +17,9 @@ os.environ.setdefault(
     "PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false"
 )  # dlt would import Airflow to look for secrets
 
-from activation.destinations.solapi.auth import HmacSigner  # noqa: E402
-from include.emulators.runner import start_emulators  # noqa: E402
+from include.core.solapi_auth import HmacSigner  # noqa: E402
 from include.extract.messaging import extract_message_reports  # noqa: E402
+from testbed.emulators.runner import start_emulators  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_reports_extracted_incrementally_and_merged(solapi, tmp_path: Path) -> N
 def test_reports_survive_faults_and_signatures_are_fresh_per_attempt(solapi, tmp_path: Path) -> None:
     ids = send(solapi, 10, "camp_f")
     solapi.ctx.clock.set(SENT_AT + timedelta(minutes=5))
-    from include.emulators.faults import FaultConfig
+    from testbed.emulators.faults import FaultConfig
 
     solapi.ctx.faults = FaultConfig.parse("rate=0.3;kinds=429,500,503,reset,duplicate_page;seed=9")
     out = extract_message_reports(D0, D0 + timedelta(days=1), destination=str(tmp_path / "wh.duckdb"),

@@ -15,9 +15,9 @@ os.environ.setdefault(
     "PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false"
 )  # dlt would import Airflow to look for secrets
 
-from include.emulators.storefront_harness import StorefrontHarness, warehouse_snapshot  # noqa: E402
 from include.extract.storefront import extract_full_history, extract_storefront  # noqa: E402
-from include.shop import ShopStore, generate_shop  # noqa: E402
+from testbed.emulators.storefront_harness import StorefrontHarness, warehouse_snapshot  # noqa: E402
+from testbed.shop import ShopStore, generate_shop  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

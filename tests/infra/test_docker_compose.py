@@ -86,7 +86,7 @@ def test_emulators_are_optional(compose):
     emu = compose["services"]["emulators"]
     assert emu["profiles"] == ["emulators"]
     assert (
-        "include.emulators serve" in " ".join(emu["command"])
+        "testbed.emulators serve" in " ".join(emu["command"])
         if isinstance(emu["command"], list)
         else emu["command"]
     )

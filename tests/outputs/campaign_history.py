@@ -109,7 +109,7 @@ CAMPAIGNS = {
 
 
 def _rows(campaign, variant, run, sent_at, customers, *, status="sent") -> list[dict]:
-    """Send-log rows (contract ``include.contracts.SEND_LOG``); ``sent`` rows get their final status later."""
+    """Send-log rows (contract ``include.core.contracts.SEND_LOG``); ``sent`` rows get their final status later."""
     channel, kind, mtype, cost, goal, days = CAMPAIGNS[campaign]
     planned = datetime.combine(run + timedelta(days=1), time(9), KST)
     out = []

@@ -86,8 +86,8 @@ def build_warehouse(
     from expectations import run_marts_gate, run_raw_gate
     from include.extract.bootstrap import ensure_raw_tables_duckdb
     from include.extract.events import load_event_drops
-    from include.extract.file_import import load_snapshot
-    from include.shop import ShopStore, generate_shop
+    from testbed.shop import ShopStore, generate_shop
+    from testbed.shop.snapshot import load_snapshot
 
     warehouse = root / "warehouse.duckdb"
     generate_shop(root / "shop", root / "drops", customers=customers, days=days, end_date=DATA_DATE, seed=7)

@@ -16,8 +16,8 @@ import pytest
 
 from activation.config.loader import load_config
 from activation.config.models import Campaign
+from include.core.pii import hash_contact
 from include.outputs.exports import ExportError, export_audiences
-from include.pii import hash_contact
 
 pytestmark = pytest.mark.integration
 

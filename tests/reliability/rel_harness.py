@@ -49,7 +49,7 @@ CLIENT_APIS = ("AIRFLOW_CONN_CRM_SOLAPI", "AIRFLOW_CONN_CRM_CHANNELTALK", "AIRFL
 
 def generate_template(folder: Path) -> Path:
     """Generates the shared shop (Parquet tables + event drops) once; scenarios copy it."""
-    from include.shop import generate_shop
+    from testbed.shop import generate_shop
 
     generate_shop(folder / "shop", folder / "drops" / "events", **SHOP)
     return folder
@@ -60,7 +60,7 @@ class Scenario:
     """One pipeline history: data folder, running emulators, worker environment and every captured log."""
 
     root: Path
-    emu: Any  # include.emulators.runner.EmulatorHandle
+    emu: Any  # testbed.emulators.runner.EmulatorHandle
     env: dict[str, str]
     logs: list[Path] = field(default_factory=list)
     workers: int = 0
@@ -202,7 +202,7 @@ def _worker_env(root: Path, emu: Any) -> dict[str, str]:
 @contextmanager
 def scenario(template: Path, root: Path, *, faults: str | None = None) -> Iterator[Scenario]:
     """A fresh data folder with a copy of the template shop, and emulators serving it (stopped on exit)."""
-    from include.emulators.runner import run_emulators
+    from testbed.emulators.runner import run_emulators
 
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template / "shop", root / "shop")

@@ -81,7 +81,7 @@ def emulator_secrets(emu: Any) -> dict[str, str]:
         for name, value in (conn.get("extra") or {}).items():
             if "token" in name or "secret" in name or "key" in name:
                 found[f"{key}.extra.{name}"] = str(value)
-    from include.emulators import cafe24
+    from testbed.emulators import cafe24
 
     svc = cafe24._SERVICES.get(id(emu.ctx))
     if svc is not None:

@@ -150,7 +150,7 @@ def hold_after_adds(n: int) -> str:
     messages are stored in the group, then the answer is withheld (``timeout_after``) — a worker killed now dies
     between "the provider has the messages" and "the ledger knows it". Decisions depend only on (seed, api, n),
     so the seed is searched once here instead of hoping a poll catches a millisecond window."""
-    from include.emulators.faults import FaultConfig
+    from testbed.emulators.faults import FaultConfig
 
     for seed in range(100_000):
         cfg = FaultConfig(rate=0.5, kinds=("timeout_after",), seed=seed, only_paths=(ADD_PATH,))

@@ -34,10 +34,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from include.contracts import CAFE24_CUSTOMERS, CAFE24_ORDERS, EVENTS, MESSAGE_REPORTS, RawTable
+from include.core.contracts import CAFE24_CUSTOMERS, CAFE24_ORDERS, EVENTS, MESSAGE_REPORTS, RawTable
 from include.extract import cafe24, messaging, shopify
 from include.extract.common import validate_arrow
-from include.extract.storefront import PageLoader
+from include.extract.resources import PageLoader
 from include.extract.storefront_http import (
     ExtractionError,
     HttpPolicy,
@@ -276,7 +276,7 @@ def check_page(
 
 
 def _shape_ok(order: dict, main: RawTable) -> bool:
-    from include.extract.storefront import shape_problem
+    from include.extract.resources import shape_problem
 
     shape = cafe24.ORDER_SHAPE if main is CAFE24_ORDERS else shopify.SHAPES["orders"]
     return shape_problem(order, shape) is None
@@ -570,7 +570,7 @@ def test_settings_and_templates_files(
 ) -> None:
     import shutil
 
-    from include.settings import REPO_ROOT
+    from include.core.settings import REPO_ROOT
 
     folder = tmp_path_factory.mktemp("campaigns")
     for f in (REPO_ROOT / "include" / "campaigns").glob("*.yml"):

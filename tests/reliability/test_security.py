@@ -72,7 +72,7 @@ def test_no_contact_in_the_run_outputs(histories) -> None:
 
 def test_international_phone_numbers_are_masked() -> None:
     """The regression the DEBUG scan found: Channel Talk's E.164 ``mobileNumber`` went through the log masking."""
-    from include.pii import mask_text
+    from include.core.pii import mask_text
 
     assert mask_text('{"mobileNumber": "+821061851069"}') == '{"mobileNumber": "+82-10-****-1069"}'
     assert mask_text("+82 10-6185-1069, +82(0)10 6185 1069") == "+82-10-****-1069, +82-10-****-1069"
@@ -112,7 +112,7 @@ def _campaign(filters: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _folder(tmp: Path, filters: list[dict[str, Any]], settings_patch: dict | None = None) -> Path:
-    from include.settings import REPO_ROOT
+    from include.core.settings import REPO_ROOT
 
     folder = tmp / "campaigns"
     folder.mkdir(parents=True, exist_ok=True)

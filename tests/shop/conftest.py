@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from include.shop import generate_shop
+from testbed.shop import generate_shop
 
 END = date(2026, 11, 22)
 

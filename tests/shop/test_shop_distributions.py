@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from include.contracts import KOREAN_MOBILE_REGEX
+from include.core.rules import korean_mobile_regex
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_guests_order_with_their_phone_and_some_come_back(con) -> None:
 def test_phones_are_mobile_numbers_with_about_one_percent_broken(con) -> None:
     broken, dup = one(
         con,
-        f"SELECT avg((NOT regexp_matches(replace(cellphone, '-', ''), '{KOREAN_MOBILE_REGEX}'))::DOUBLE), "
+        f"SELECT avg((NOT regexp_matches(replace(cellphone, '-', ''), '{korean_mobile_regex()}'))::DOUBLE), "
         "count(*) - count(DISTINCT cellphone) FILTER (WHERE cellphone <> '') - count(*) FILTER (WHERE cellphone = '') "
         "FROM customers",
     )

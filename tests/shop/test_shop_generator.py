@@ -11,10 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from include.contracts import STOREFRONT_TABLES
-from include.shop import generate_shop
-from include.shop.__main__ import main
-from include.shop.generator import TABLES
+from include.core.contracts import STOREFRONT_TABLES
+from testbed.shop import generate_shop
+from testbed.shop.__main__ import main
+from testbed.shop.generator import TABLES
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from include.shop.store import CONTRACTS, ShopStore, write_sim_orders
+from testbed.shop.store import CONTRACTS, ShopStore, write_sim_orders
 
 KST = ZoneInfo("Asia/Seoul")
 END = datetime(2026, 11, 23, tzinfo=KST)  # end of the generated history

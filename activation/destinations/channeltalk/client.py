@@ -15,7 +15,7 @@ from urllib.parse import quote
 from activation.destinations.base import RemoteUser
 from activation.destinations.limits import EndpointLimits, limits_for
 from activation.http import HttpClient, RetryPolicy
-from include.connections import CHANNELTALK, ApiConnection, get_connection
+from include.core.connections import CHANNELTALK, ApiConnection, get_connection
 
 
 def _user(doc: Any) -> RemoteUser:

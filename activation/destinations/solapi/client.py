@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from activation.destinations.solapi.auth import HmacSigner
 from activation.http import HttpClient, RetryPolicy
-from include.connections import SOLAPI, ApiConnection, get_connection
+from include.core.connections import SOLAPI, ApiConnection, get_connection
+from include.core.solapi_auth import HmacSigner
 
 PAGE_LIMIT = 500
 

@@ -22,7 +22,7 @@ from activation.destinations.limits import EndpointLimits, limits_for
 from activation.destinations.solapi import codes
 from activation.destinations.solapi.client import SolapiClient
 from activation.http import AmbiguousRequestError, PermanentError, split_on_413
-from include.connections import SOLAPI, ApiConnection, get_connection
+from include.core.connections import SOLAPI, ApiConnection, get_connection
 
 log = logging.getLogger(__name__)
 SENT_STATES = {"SENDING", "COMPLETE", "SCHEDULED"}

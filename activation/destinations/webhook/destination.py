@@ -18,7 +18,7 @@ from typing import Any
 from activation.destinations.base import BatchInfo, BatchJournal, MessageResult, OutboundMessage
 from activation.destinations.limits import EndpointLimits, limits_for
 from activation.http import HttpClient, RetryPolicy, split_on_413
-from include.connections import WEBHOOK, ApiConnection, get_connection
+from include.core.connections import WEBHOOK, ApiConnection, get_connection
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -10,10 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from include.core.pii import mask_text
 from include.outputs import labels as L
 from include.outputs.report import charts
 from include.outputs.report.data import collect
-from include.pii import mask_text
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from include.core.pii import mask_text
+from include.core.timezone import TIMEZONE
 from include.outputs.labels import (
     CHANNEL_ORDER,
     CHANNELS,
@@ -27,9 +29,7 @@ from include.outputs.labels import (
     VERDICT_UNCLEAR,
     VERDICT_UP,
 )
-from include.pii import mask_text
 
-TIMEZONE = "Asia/Seoul"
 HISTORY_DAYS = 90  # segment sizes over time: the last 90 days up to the data date
 INFLOW_WINDOW_DAYS = 7  # inflow funnel: the week ending on the data date
 REVIEW_HISTORY_DAYS = 180  # review coverage over time
