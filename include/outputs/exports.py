@@ -182,11 +182,17 @@ def _campaigns(
 
 
 def _learned_opt_outs(ledger_url: str | None) -> OptOuts:
+    from sqlalchemy.engine import make_url
+
     from activation.ledger import Ledger
     from activation.planning.policies import OptOuts
     from include.core.settings import get_settings
 
-    ledger = Ledger(ledger_url or get_settings().ledger)
+    url = ledger_url or get_settings().ledger
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).exists()):
+        return OptOuts()  # no ledger yet: nothing learned (and an export does not create one)
+    ledger = Ledger(url)
     try:
         return OptOuts.of(ledger.opt_out_keys())
     finally:

@@ -97,3 +97,43 @@ def test_pools_file_declares_a_single_duckdb_writer():
 
     pools = json.loads((ROOT / "include" / "airflow" / "pools.json").read_text())
     assert pools["duckdb_writer"]["slots"] == 1
+
+
+def _stages(dockerfile: str) -> dict[str, dict]:
+    """``FROM … AS name`` stages with their base and the sources they COPY (the last stage is the default)."""
+    stages: dict[str, dict] = {}
+    current: dict | None = None
+    for line in dockerfile.splitlines():
+        words = line.split()
+        if words[:1] == ["FROM"]:
+            name = words[3] if len(words) > 3 and words[2].upper() == "AS" else f"stage{len(stages)}"
+            current = stages.setdefault(name, {"base": words[1], "copies": []})
+        elif words[:1] == ["COPY"] and current is not None:
+            current["copies"] += [w for w in words[1:-1] if not w.startswith("--")]
+    return stages
+
+
+def test_the_production_image_holds_no_testbed_code(compose):
+    stages = _stages((ROOT / "Dockerfile").read_text())
+    default = list(stages)[-1]
+    chain, name = [], default
+    while name in stages:  # the default stage and the stages it is built on
+        chain.append(name)
+        name = stages[name]["base"]
+    copied = [src for n in chain for src in stages[n]["copies"]]
+    assert {"activation", "include", "expectations", "dags", "dbt_project"} <= set(copied)
+    assert not {"testbed", "benchmarks", "tests", "."} & set(copied), copied
+    # nothing in what is shipped is emulator, sample-shop or synthetic-data code, nor imports it
+    for folder in ("activation", "include", "expectations", "dags"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "import testbed" not in text and "from testbed" not in text, path
+            assert "fastapi" not in text and "faker" not in text, f"{path}: emulator/sample-shop library"
+    # the Airflow services run the default (product) target; only the emulators use the testbed target
+    for svc_name, svc in compose["services"].items():
+        target = (svc.get("build") or {}).get("target")
+        assert target == ("testbed" if svc_name == "emulators" else None), svc_name
+    assert stages["testbed"]["copies"] == ["testbed"]
+    # the wheel packages only the product
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'packages = ["activation", "include", "expectations"]' in pyproject

@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -17,6 +17,7 @@ import pytest
 from activation.config.loader import load_config
 from activation.config.models import Campaign
 from include.core.pii import hash_contact
+from include.core.timezone import KST
 from include.outputs.exports import ExportError, export_audiences
 
 pytestmark = pytest.mark.integration
@@ -38,6 +39,18 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def entries(manifest: dict) -> dict[str, dict]:
     return {f"{e['kind']}/{e['name']}": e for e in manifest["exports"]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_ledger(tmp_path_factory):
+    """Exports read learned opt-outs from the settings' ledger: point it at one of this module's own (empty)."""
+    from include.core.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRM_LEDGER_URL", f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -178,10 +191,16 @@ def test_campaign_precheck_reflects_contact_consent_and_opt_out(built, masked) -
         for r in q(built.warehouse, "select customer_id, has_valid_phone, is_opted_out, consent_kakao, "
                                     "consent_kakao_at from audiences.audience_customers where segment = 'G2'")
     }  # fmt: skip
-    limit = built.data_date - timedelta(days=730)
+    send_day = built.data_date + timedelta(days=1)  # the run of D sends on D+1
     for r in rows:
         valid, opted_out, consent, at = wh[r["customer_id"]]
-        ok = valid and not opted_out and consent and (at is None or at.date() >= limit)
+        # consent is re-confirmed two years after it was given (29 Feb → 28 Feb, like SQL's date arithmetic)
+        due = at and (
+            at.date().replace(year=at.year + 2)
+            if (at.month, at.day) != (2, 29)
+            else at.date().replace(year=at.year + 2, day=28)
+        )
+        ok = valid and not opted_out and consent and (due is None or due > send_day)
         assert (r["send_precheck"] == "ready") == bool(ok), r
     assert e["ready_rows"] == sum(r["send_precheck"] == "ready" for r in rows)
     assert {r["send_precheck"] for r in rows} <= {
@@ -251,3 +270,76 @@ def test_export_reads_the_warehouse_read_only(built, tmp_path) -> None:
     with duckdb.connect(str(built.warehouse), read_only=True):  # another reader at the same time is fine
         export_audiences(built.warehouse, built.data_date, tmp_path, campaigns=[])
     assert hashlib.sha256(built.warehouse.read_bytes()).hexdigest() == digest
+
+
+PRECHECK_REASONS = {"invalid_contact", "opted_out", "no_consent", "consent_expired"}
+
+
+def test_export_precheck_is_the_planners_decision_with_ledger_learned_opt_outs(
+    built, masked, tmp_path
+) -> None:
+    """A campaign export never marks ``ready`` a customer the planner would suppress: an opt-out the send ledger
+    learned (Solapi 080, Channel Talk) counts in both, and every precheck reason is the planner's own."""
+    from activation.audience import AudienceReader
+    from activation.config.models import ScheduleTrigger
+    from activation.ledger import Ledger
+    from activation.planning.planner import Planner
+    from activation.planning.policies import OptOuts
+
+    folder, _, _ = masked
+    campaign_id = "g2_time_limited_coupon"  # advertising FriendTalk: contact, opt-out and consent all apply
+    before = pq.read_table(folder / "campaigns" / f"{campaign_id}.parquet")
+    ready = sorted(c for c, r in zip(before["customer_id"].to_pylist(), before["send_precheck"].to_pylist(),
+                                     strict=True) if r == "ready")  # fmt: skip
+    assert len(ready) >= 2
+    by_customer, by_phone = ready[0], ready[1]
+    phone = dict(q(built.warehouse, "select customer_id, phone from audiences.audience_customers"))[by_phone]
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger = Ledger(url)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    ledger.add_opt_outs(
+        [
+            {"opt_out_id": "t1", "customer_id": by_customer, "contact_hash": None, "source": "channeltalk"},
+            {
+                "opt_out_id": "t2",
+                "customer_id": None,
+                "contact_hash": hash_contact(phone),
+                "source": "solapi_080",
+            },
+        ],
+        at,
+        "test",
+    )
+    assert export_audiences(built.warehouse, built.data_date, tmp_path / "exp", ledger_url=url)
+    after = pq.read_table(tmp_path / "exp" / built.data_date.isoformat() / "audiences" / "campaigns"
+                          / f"{campaign_id}.parquet")  # fmt: skip
+    exported = dict(zip(after["customer_id"].to_pylist(), after["send_precheck"].to_pylist(), strict=True))
+    assert exported[by_customer] == "opted_out" and exported[by_phone] == "opted_out"
+
+    # the planner, on the same warehouse and ledger, for the same campaign made due on the send day
+    config = load_config()
+    campaign = config.campaign(campaign_id)
+    daily = campaign.model_copy(update={"trigger": ScheduleTrigger(type="schedule", cron="0 10 * * *")})
+    config.campaigns = [daily]
+    ref = datetime.combine(built.data_date + timedelta(days=1), time(0, 0), tzinfo=KST)
+    try:
+        plan = Planner(config, ledger, AudienceReader(built.warehouse)).plan(built.data_date, ref, "test-run")
+    finally:
+        ledger.close()
+    planned = {_get(i, "customer_id"): _get(i, "reason") for i in plan.campaigns[0].intents}
+    assert set(planned) == set(exported)
+    mismatched = {
+        c: (exported[c], planned[c])
+        for c in exported
+        if exported[c] != (planned[c] if planned[c] in PRECHECK_REASONS else "ready")
+    }
+    assert not mismatched, (
+        f"{len(mismatched)} customers differ (export, planner), e.g. {list(mismatched.items())[:3]}"
+    )
+    assert planned[by_customer] == planned[by_phone] == "opted_out"
+    assert OptOuts() == OptOuts.of((set(), set()))
+
+
+def _get(intent, key):
+    return intent[key] if isinstance(intent, dict) else getattr(intent, key)
