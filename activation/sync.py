@@ -27,8 +27,8 @@ from activation.audience import AudienceReader
 from activation.config.models import SyncSpec
 from activation.destinations.base import AudienceDestination, RemoteUser
 from activation.destinations.limits import CHANNELTALK_MAX_TAGS
-from activation.http import HttpError, PermanentError
 from activation.ledger import Ledger
+from include.core.http import HttpError, PermanentError
 from include.core.pii import hash_contact
 from include.core.rules import korean_mobile
 

@@ -21,7 +21,7 @@ from activation.config.loader import ActivationConfig
 from activation.destinations.base import BatchInfo, MessageDestination, OutboundMessage
 from activation.destinations.limits import DELIVERY_REPORTS
 from activation.destinations.solapi import ScheduleInPastError
-from activation.http import AmbiguousRequestError, HttpError, PermanentError, TransientError
+from include.core.http import AmbiguousRequestError, HttpError, PermanentError, TransientError
 from activation.ledger import Ledger, as_utc
 from activation.ledger import schema as s
 from activation.planning import policies as p

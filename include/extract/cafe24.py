@@ -46,6 +46,7 @@ from include.core.contracts import (
     CAFE24_SUBSCRIPTIONS,
     RawTable,
 )
+from include.core.http import HttpPolicy, HttpStats, Throttle, rest_client
 from include.core.settings import get_settings
 from include.extract.common import apply_contract, make_pipeline
 from include.extract.resources import (
@@ -60,19 +61,15 @@ from include.extract.resources import (
     resource_window,
     run_and_summarise,
 )
-from include.extract.storefront_http import (
+from include.extract.rest import (
     CappedOffsetPaginator,
     ExtractionError,
-    HttpPolicy,
-    HttpStats,
     KeysetPaginator,
     MalformedResponseError,
     OffsetCapReached,
-    Pacer,
     count_value,
     get_json,
     iterate_pages,
-    make_client,
 )
 from include.extract.storefront_oauth import Cafe24OAuth2
 
@@ -173,11 +170,11 @@ class Cafe24Api:
         self.stats = HttpStats()
         policy = HttpPolicy.from_extra(extra)
         rate = extra.get("rate_limit") or {}
-        self.pacer = Pacer(
-            "X-Api-Call-Limit", int(rate.get("capacity", 40)), float(rate.get("drain_per_s", 2.0)), self.stats,
-            high_water=policy.high_water, enabled=policy.pacing,
+        self.throttle = Throttle.for_policy(
+            policy, float(rate.get("drain_per_s", 2.0)), capacity=int(rate.get("capacity", 40)),
+            header="X-Api-Call-Limit", stats=self.stats,
         )  # fmt: skip
-        token_client = make_client(base, stats=self.stats, policy=policy, pacer=self.pacer)
+        token_client = rest_client(base, stats=self.stats, policy=policy, throttle=self.throttle)
         self.auth = Cafe24OAuth2(
             access_token_url=f"{base}/api/v2/oauth/token",
             client_id=conn.login,
@@ -187,8 +184,8 @@ class Cafe24Api:
             session=token_client.session,
             stats=self.stats,
         )
-        self.client = make_client(
-            f"{base}/api/v2/admin", stats=self.stats, policy=policy, pacer=self.pacer, auth=self.auth,
+        self.client = rest_client(
+            f"{base}/api/v2/admin", stats=self.stats, policy=policy, throttle=self.throttle, auth=self.auth,
             headers={"X-Cafe24-Api-Version": str(extra.get("api_version", API_VERSION))},
         )  # fmt: skip
         caps, limits = extra.get("offset_caps") or {}, extra.get("page_limits") or {}

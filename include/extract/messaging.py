@@ -22,6 +22,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 
 from include.core import connections
 from include.core.contracts import MESSAGE_REPORTS
+from include.core.http import HttpPolicy, HttpStats, Throttle, rest_client
 from include.core.settings import get_settings
 from include.core.solapi_auth import HmacSigner
 from include.extract.common import apply_contract, make_pipeline
@@ -34,7 +35,7 @@ from include.extract.resources import (
     resource_window,
     run_and_summarise,
 )
-from include.extract.storefront_http import HttpPolicy, HttpStats, Pacer, iterate_pages, make_client
+from include.extract.rest import iterate_pages
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,11 @@ class SolapiReports:
         self.stats = HttpStats()
         policy = HttpPolicy.from_extra(extra)
         signer = HmacSigner(conn.login, conn.password)
-        rate = float(extra.get("rate_limit_per_s") or 0)
-        pacer = Pacer(None, 1, rate or 1.0, self.stats, enabled=False)
-        self.client = make_client(
-            conn.base_url, stats=self.stats, policy=policy, pacer=pacer,
+        # the account's limit, kept as the sending client keeps it
+        rate = float(extra.get("rate_limit_per_s") or 0) or None
+        throttle = Throttle.for_policy(policy, rate, stats=self.stats)
+        self.client = rest_client(
+            conn.base_url, stats=self.stats, policy=policy, throttle=throttle,
             sign=lambda prepared: signer(prepared.method, prepared.path_url, prepared.body or b""),
         )  # fmt: skip
         self.limit = min(PAGE_LIMIT, int(extra.get("page_limit", PAGE_LIMIT)))

@@ -31,6 +31,7 @@ from include.core.contracts import (
     SHOPIFY_PRODUCTS,
     SHOPIFY_TABLES,
 )
+from include.core.http import HttpPolicy, HttpStats, Throttle, rest_client
 from include.core.settings import get_settings
 from include.extract.common import apply_contract, make_pipeline
 from include.extract.resources import (
@@ -44,7 +45,7 @@ from include.extract.resources import (
     resource_window,
     run_and_summarise,
 )
-from include.extract.storefront_http import HttpPolicy, HttpStats, Pacer, iterate_pages, make_client
+from include.extract.rest import iterate_pages
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +101,14 @@ class ShopifyApi:
         self.stats = HttpStats()
         policy = HttpPolicy.from_extra(extra)
         rate = extra.get("rate_limit") or {}
-        pacer = Pacer(
-            "X-Shopify-Shop-Api-Call-Limit", int(rate.get("capacity", 40)), float(rate.get("drain_per_s", 2.0)),
-            self.stats, high_water=policy.high_water, enabled=policy.pacing,
+        throttle = Throttle.for_policy(
+            policy, float(rate.get("drain_per_s", 2.0)), capacity=int(rate.get("capacity", 40)),
+            header="X-Shopify-Shop-Api-Call-Limit", stats=self.stats,
         )  # fmt: skip
         auth = APIKeyAuth(name="X-Shopify-Access-Token", api_key=conn.password, location="header")
         version = str(extra.get("api_version", API_VERSION))
-        self.client = make_client(
-            f"{base}/admin/api/{version}", stats=self.stats, policy=policy, pacer=pacer, auth=auth
+        self.client = rest_client(
+            f"{base}/admin/api/{version}", stats=self.stats, policy=policy, throttle=throttle, auth=auth
         )
         limits = extra.get("page_limits") or {}
         self.limits = {n: min(PAGE_LIMIT, int(limits.get(n, PAGE_LIMIT))) for n in RESOURCES}

@@ -25,8 +25,9 @@ from dlt.common.pendulum import pendulum
 from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
 
+from include.core.http import error_text
 from include.core.timezone import TIMEZONE
-from include.extract.storefront_http import ApiError
+from include.extract.rest import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +119,15 @@ class Cafe24OAuth2(OAuth2ClientCredentials):
                 response = self.session.post(
                     self.access_token_url, **self.build_access_token_request(candidate)
                 )
-                if response.status_code in (400, 401) and _oauth_error(response) == "invalid_grant":
-                    refused.append("stored" if candidate == self._current_refresh else "connection")
-                    continue
                 if response.status_code >= 400:
+                    code, message = error_text(response)
+                    if response.status_code in (400, 401) and code == "invalid_grant":
+                        refused.append("stored" if candidate == self._current_refresh else "connection")
+                        continue
                     raise ApiError(
-                        f"cafe24 token refresh failed: HTTP {response.status_code} {_oauth_error(response)}",
-                        response.status_code,
+                        f"cafe24 token refresh failed: HTTP {response.status_code} {message}",
+                        status=response.status_code,
+                        code=code,
                     )
                 doc = response.json()
                 self.access_token = doc["access_token"]
@@ -139,7 +142,7 @@ class Cafe24OAuth2(OAuth2ClientCredentials):
             raise ApiError(
                 f"cafe24 refused every refresh token ({', '.join(refused) or 'none configured'}): re-authorise the "
                 "app and put the new refresh token in the connection's extra",
-                400,
+                status=400,
             )
 
     def __call__(self, request: Any) -> Any:
@@ -167,14 +170,3 @@ class Cafe24OAuth2(OAuth2ClientCredentials):
         new.history.append(response)
         new.request = again
         return new
-
-
-def _oauth_error(response: Any) -> str:
-    try:
-        doc = response.json()
-    except ValueError:
-        return ""
-    if isinstance(doc, dict):
-        err = doc.get("error")
-        return str(err.get("message") if isinstance(err, dict) else err or "")
-    return ""

@@ -1,6 +1,6 @@
 """A storefront emulator harness for tests, demos and benchmarks, and a check of a warehouse against the shop.
 
-    with StorefrontHarness(shop_dir, work_dir, now, apis=("cafe24",), client={"retry_backoff_s": 0.05}) as h:
+    with StorefrontHarness(shop_dir, work_dir, now, apis=("cafe24",), client={"retry_base_s": 0.05}) as h:
         os.environ.update(h.env)                      # AIRFLOW_CONN_CRM_CAFE24=... pointing at the emulator
         extract_full_history(now, destination=h.warehouse, pipelines_dir=h.dlt_dir)
         h.set_clock(now + timedelta(days=1))

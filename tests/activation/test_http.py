@@ -1,4 +1,4 @@
-"""The shared HTTP layer against a real local HTTP server: which failures are retried, waited on, or surfaced."""
+"""The shared HTTP layer (the destinations' client) against a real local HTTP server: which failures are retried, waited on, or surfaced."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from activation.http import (
+from include.core.http import (
     AmbiguousRequestError,
-    HttpClient,
+    HttpPolicy,
+    JsonClient,
     PayloadTooLargeError,
     PermanentError,
-    RateLimiter,
-    RetryPolicy,
+    Throttle,
     TransientError,
     parse_retry_after,
 )
@@ -67,11 +67,9 @@ def server() -> Iterator[tuple[str, Script]]:
     httpd.server_close()
 
 
-def client(url: str, sleeps: list[float], **kw) -> HttpClient:
-    policy = RetryPolicy(
-        max_attempts=4, base_delay_s=0.01, max_delay_s=0.02, read_timeout_s=2, connect_timeout_s=1
-    )
-    return HttpClient(url, name="test", policy=policy, sleep=sleeps.append, **kw)
+def client(url: str, sleeps: list[float], **kw) -> JsonClient:
+    policy = HttpPolicy(max_attempts=4, retry_base_s=0.01, retry_max_s=0.02, timeout_s=2, connect_timeout_s=1)
+    return JsonClient(url, name="test", policy=policy, sleep=sleeps.append, **kw)
 
 
 def test_429_waits_for_retry_after_then_succeeds(server) -> None:
@@ -128,16 +126,16 @@ def test_headers_are_rebuilt_per_attempt_and_rate_limit_headers_pause(server) ->
         (500, {}, None),
         (200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0.2"}, {"ok": 1}),
     ]
-    c = HttpClient(
+    c = JsonClient(
         url,
         name="t",
         headers=headers,
-        policy=RetryPolicy(max_attempts=3, base_delay_s=0.001),
+        policy=HttpPolicy(max_attempts=3, retry_base_s=0.001),
         sleep=lambda s: None,
     )
     c.request("GET", "/x")
     assert [r["headers"]["Authorization"] for r in script.requests] == ["sig-1", "sig-2"]
-    assert c.limiter._paused_until > 0
+    assert c.throttle._blocked_until > 0
 
 
 def test_connection_refused_is_retried_even_for_non_idempotent_calls() -> None:
@@ -156,9 +154,9 @@ def test_retry_after_parsing_and_pacing() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
     waits: list[float] = []
-    limiter = RateLimiter(10.0)
+    limiter = Throttle(drain_per_s=10.0, sleep=waits.append)
     for _ in range(3):
-        limiter.acquire(sleep=waits.append)
+        limiter.acquire()
     assert waits and all(0 < w <= 0.11 for w in waits)
 
 

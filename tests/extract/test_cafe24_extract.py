@@ -19,12 +19,12 @@ os.environ.setdefault(
 )  # dlt would import Airflow to look for secrets
 
 from include.extract import cafe24  # noqa: E402
+from include.extract.rest import MalformedResponseError  # noqa: E402
 from include.extract.storefront import (  # noqa: E402
     extract_full_history,
     extract_storefront,
     mark_history_loaded,
 )
-from include.extract.storefront_http import MalformedResponseError  # noqa: E402
 from testbed.emulators.storefront_harness import StorefrontHarness, table_diff, warehouse_snapshot  # noqa: E402
 from testbed.shop import ShopStore, generate_shop  # noqa: E402
 from testbed.shop.snapshot import load_snapshot  # noqa: E402
@@ -36,7 +36,7 @@ D0 = datetime(2026, 11, 20, tzinfo=KST)
 D1 = D0 + timedelta(days=1)
 TABLES = ("customers", "products", "orders", "order_items", "reviews", "subscriptions")
 FAST = {"cafe24_bucket_capacity": 1000, "cafe24_bucket_drain_per_s": 1000}
-CLIENT = {"retry_backoff_s": 0.05, "retry_max_s": 1.0}
+CLIENT = {"retry_base_s": 0.05, "retry_max_s": 1.0}
 
 
 @pytest.fixture(scope="module")

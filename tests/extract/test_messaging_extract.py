@@ -38,7 +38,7 @@ def solapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                  "solapi_report_delay_s": 30, "solapi_carrier_failure_rate": 0.0},
     )  # fmt: skip
     conn = json.loads(handle.connection_env()["AIRFLOW_CONN_CRM_SOLAPI"])
-    conn["extra"].update(retry_backoff_s=0.05, retry_max_s=1.0, page_limit=3)
+    conn["extra"].update(retry_base_s=0.05, retry_max_s=1.0, page_limit=3)
     monkeypatch.setenv("AIRFLOW_CONN_CRM_SOLAPI", json.dumps(conn))
     yield handle
     handle.stop()

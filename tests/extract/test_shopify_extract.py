@@ -29,7 +29,7 @@ OPTIONS = {
     "shopify_bucket_drain_per_s": 1000,
     "shopify_page_limits": {"orders": 100, "customers": 100, "products": 25},
 }
-CLIENT = {"retry_backoff_s": 0.05, "retry_max_s": 1.0}
+CLIENT = {"retry_base_s": 0.05, "retry_max_s": 1.0}
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 The seams are the ones production data passes through:
 
 - API pages: a real HTTP server on loopback answers a generated body; the extractors' own client and page loop
-  (:func:`include.extract.storefront_http.iterate_pages`) read it, and each source's batch mapping
+  (:func:`include.extract.rest.iterate_pages`) read it, and each source's batch mapping
   (``cafe24.batch_tables``, ``shopify.batch_tables``, ``messaging.report_tables``) turns the items into contract
   rows and quarantine records;
 - event drop files (:func:`include.extract.events.read_drops`, then the de-duplication and row validation
@@ -35,17 +35,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from include.core.contracts import CAFE24_CUSTOMERS, CAFE24_ORDERS, EVENTS, MESSAGE_REPORTS, RawTable
+from include.core.http import HttpPolicy, HttpStats, Throttle, rest_client
 from include.extract import cafe24, messaging, shopify
 from include.extract.common import validate_arrow
 from include.extract.resources import PageLoader
-from include.extract.storefront_http import (
-    ExtractionError,
-    HttpPolicy,
-    HttpStats,
-    Pacer,
-    iterate_pages,
-    make_client,
-)
+from include.extract.rest import ExtractionError, iterate_pages
 
 pytestmark = [pytest.mark.reliability]
 
@@ -226,7 +220,7 @@ def read_page(url: str, body: bytes, selector: str, label: str) -> list[Any] | E
     _Page.body = body
     stats = HttpStats()
     policy = HttpPolicy(max_attempts=1, timeout_s=5, pacing=False)
-    client = make_client(url, stats=stats, policy=policy, pacer=Pacer(None, 1, 1.0, stats, enabled=False))
+    client = rest_client(url, stats=stats, policy=policy, throttle=Throttle(pacing=False, stats=stats))
     try:
         pages = iterate_pages(
             client, "/list", params={"limit": 100}, paginator=SinglePagePaginator(), data_selector=selector,
@@ -344,7 +338,7 @@ def test_a_page_without_its_data_is_an_error_not_the_end(page_server: str) -> No
 
 
 def test_a_malformed_count_is_an_error_not_an_empty_window() -> None:
-    from include.extract.storefront_http import MalformedResponseError, count_value
+    from include.extract.rest import MalformedResponseError, count_value
 
     assert count_value({"count": 12}, "x") == 12 and count_value({"count": "3"}, "x") == 3
     for doc in ({}, {"count": None}, {"count": "many"}, {"count": -1}, {"count": True}, [], "12"):

@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from activation.destinations.base import RemoteUser
 from activation.destinations.limits import EndpointLimits, limits_for
-from activation.http import HttpClient, RetryPolicy
 from include.core.connections import CHANNELTALK, ApiConnection, get_connection
+from include.core.http import HttpPolicy, JsonClient
 
 
 def _user(doc: Any) -> RemoteUser:
@@ -41,11 +41,11 @@ class ChannelTalkDestination:
         self.conn = conn
         self.limits = limits or limits_for("channeltalk", conn.extra)
         key, secret = conn.login, conn.password
-        self.http = HttpClient(
+        self.http = JsonClient(
             conn.base_url,
             name="channeltalk",
             headers=lambda method, path, body: {"x-access-key": key, "x-access-secret": secret},
-            policy=RetryPolicy.from_extra(conn.extra),
+            policy=HttpPolicy.from_extra(conn.extra),
             rate_per_s=self.limits.requests_per_second,
         )
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from activation.http import HttpClient, RetryPolicy
 from include.core.connections import SOLAPI, ApiConnection, get_connection
+from include.core.http import HttpPolicy, JsonClient
 from include.core.solapi_auth import HmacSigner
 
 PAGE_LIMIT = 500
@@ -27,17 +27,17 @@ def scheduled_date(at: datetime) -> str:
 class SolapiClient:
     """Thin typed wrapper over the HTTP layer for the endpoints the sender uses."""
 
-    def __init__(self, conn: ApiConnection, *, policy: RetryPolicy | None = None) -> None:
+    def __init__(self, conn: ApiConnection, *, policy: HttpPolicy | None = None) -> None:
         if not conn.login or not conn.password:
             raise ValueError(
                 f"connection '{conn.conn_id}' needs the API key as login and the secret as password"
             )
         self.conn = conn
-        self.http = HttpClient(
+        self.http = JsonClient(
             conn.base_url,
             name="solapi",
             headers=HmacSigner(conn.login, conn.password),
-            policy=policy or RetryPolicy.from_extra(conn.extra),
+            policy=policy or HttpPolicy.from_extra(conn.extra),
             rate_per_s=float(conn.extra["rate_limit_per_s"]) if conn.extra.get("rate_limit_per_s") else None,
         )
 

@@ -21,8 +21,8 @@ from activation.destinations.base import BatchInfo, BatchJournal, MessageResult,
 from activation.destinations.limits import EndpointLimits, limits_for
 from activation.destinations.solapi import codes
 from activation.destinations.solapi.client import SolapiClient
-from activation.http import AmbiguousRequestError, PermanentError, split_on_413
 from include.core.connections import SOLAPI, ApiConnection, get_connection
+from include.core.http import AmbiguousRequestError, PermanentError, split_on_413
 
 log = logging.getLogger(__name__)
 SENT_STATES = {"SENDING", "COMPLETE", "SCHEDULED"}

@@ -17,8 +17,8 @@ from typing import Any
 
 from activation.destinations.base import BatchInfo, BatchJournal, MessageResult, OutboundMessage
 from activation.destinations.limits import EndpointLimits, limits_for
-from activation.http import HttpClient, RetryPolicy, split_on_413
 from include.core.connections import WEBHOOK, ApiConnection, get_connection
+from include.core.http import HttpPolicy, JsonClient, split_on_413
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -39,11 +39,11 @@ class WebhookDestination:
         header = str(conn.extra.get("signature_header", "X-Signature"))
         secret = conn.password
         self.limits = limits or limits_for("webhook", conn.extra)
-        self.http = HttpClient(
+        self.http = JsonClient(
             conn.base_url,
             name="webhook",
             headers=lambda method, path, body: {header: signature(secret, body)},
-            policy=RetryPolicy.from_extra(conn.extra),
+            policy=HttpPolicy.from_extra(conn.extra),
             rate_per_s=float(conn.extra["rate_limit_per_s"]) if conn.extra.get("rate_limit_per_s") else None,
         )
 
