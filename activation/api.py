@@ -196,9 +196,9 @@ def _plan_and_send(
         before_send(SendList.from_plan(plan, selected))
     ledger.insert_intents(plan.new_rows(selected))
     sender.send(selected, report)
-    rows = ledger.intents_for_run(run_date, list(result.campaigns))
+    intents = ledger.intents_for_run(run_date, list(result.campaigns))
     for cid, summary in result.campaigns.items():
-        fresh = summarize(cid, [r for r in rows if r["campaign_id"] == cid], None)
+        fresh = summarize(cid, [i for i in intents if i.campaign_id == cid], None)
         fresh.send_at, fresh.error, fresh.warnings = summary.send_at, summary.error, summary.warnings
         result.campaigns[cid] = fresh
     result.sent = dict(sorted(report.counts.items()))
@@ -244,8 +244,8 @@ def preview(
     if cp is None:
         return {"campaign_id": campaign_id, "run_date": run_date.isoformat(), "due": False, "to_send": 0}
     summary = summarize(campaign_id, cp.all_intents, cp.send_at)
-    to_send = sum(1 for i in cp.intents if i["status"] == s.PLANNED) + sum(
-        1 for i in cp.existing if i["status"] in (s.PLANNED, s.RETRY)
+    to_send = sum(1 for i in cp.intents if i.status == s.PLANNED) + sum(
+        1 for i in cp.existing if i.status in (s.PLANNED, s.RETRY)
     )
     return {
         "campaign_id": campaign_id,
@@ -256,7 +256,7 @@ def preview(
         "warnings": cp.warnings,
         "to_send": to_send,
         "already_handed_over": sum(
-            1 for i in cp.existing if i["status"] in TO_SEND and i["status"] not in (s.PLANNED, s.RETRY)
+            1 for i in cp.existing if i.status in TO_SEND and i.status not in (s.PLANNED, s.RETRY)
         ),
         "summary": summary.to_dict(),
         "samples": samples(cp.all_intents, sample_size),
@@ -293,14 +293,14 @@ def run_status(
             finally:
                 sender.close()
             errors = report.errors
-        rows = ledger.intents_for_run(run_date)
+        intents = ledger.intents_for_run(run_date)
     finally:
         ledger.close()
-    ids = sorted({r["campaign_id"] for r in rows})
+    ids = sorted({i.campaign_id for i in intents})
     return {
         "run_date": run_date.isoformat(),
         "campaigns": {
-            cid: summarize(cid, [r for r in rows if r["campaign_id"] == cid]).to_dict() for cid in ids
+            cid: summarize(cid, [i for i in intents if i.campaign_id == cid]).to_dict() for cid in ids
         },
         "errors": errors,
     }

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from activation.intent import Intent
 from activation.ledger import schema as s
 from include.core.pii import mask_text
 
@@ -38,47 +39,43 @@ class CampaignSummary:
         return asdict(self)
 
 
-def summarize(campaign_id: str, intents: list[dict], send_at: datetime | None = None) -> CampaignSummary:
+def summarize(campaign_id: str, intents: list[Intent], send_at: datetime | None = None) -> CampaignSummary:
     """Counts by status, reason, variant (of recipients), message type; cost estimate by message type."""
     out = CampaignSummary(campaign_id, send_at.isoformat() if send_at else None, total=len(intents))
-    status = Counter(i["status"] for i in intents)
+    status = Counter(i.status for i in intents)
     out.by_status = dict(sorted(status.items()))
-    out.by_reason = dict(sorted(Counter(i["reason"] for i in intents if i["status"] == s.SUPPRESSED).items()))
-    sendable = [i for i in intents if i["status"] in TO_SEND]
+    out.by_reason = dict(sorted(Counter(i.reason for i in intents if i.status == s.SUPPRESSED).items()))
+    sendable = [i for i in intents if i.status in TO_SEND]
     out.recipients = len(sendable)
-    out.by_variant = dict(sorted(Counter(i["variant"] for i in sendable).items()))
-    out.by_message_type = dict(sorted(Counter(i["message_type"] for i in sendable).items()))
-    out.held = dict(sorted(Counter(i["held"] for i in sendable if i.get("held")).items()))
+    out.by_variant = dict(sorted(Counter(i.variant for i in sendable).items()))
+    out.by_message_type = dict(sorted(Counter(i.message_type for i in sendable).items()))
+    out.held = dict(sorted(Counter(i.held for i in sendable if i.held).items()))
     out.holdout = status.get(s.HOLDOUT, 0)
     out.control = status.get(s.CONTROL, 0)
     out.suppressed = status.get(s.SUPPRESSED, 0)
     cost: Counter[str] = Counter()
     for i in sendable:
-        cost[i["message_type"] or "?"] += float(i.get("cost_krw") or 0.0)
+        cost[i.message_type or "?"] += float(i.cost_krw or 0.0)
     out.estimated_cost_krw = {k: round(v, 2) for k, v in sorted(cost.items())}
     out.estimated_cost_krw["total"] = round(sum(cost.values()), 2)
     return out
 
 
-def samples(intents: list[dict], n: int = 5) -> list[dict[str, Any]]:
+def samples(intents: list[Intent], n: int = 5) -> list[dict[str, Any]]:
     """The first ``n`` recipients' rendered messages (by intent id), with contacts masked."""
-    chosen = sorted(
-        (i for i in intents if i["status"] in TO_SEND and i.get("payload")), key=lambda i: i["intent_id"]
-    )
+    chosen = sorted((i for i in intents if i.status in TO_SEND and i.payload), key=lambda i: i.intent_id)
     out = []
     for i in chosen[:n]:
-        body = (i.get("payload") or {}).get("body") or {}
+        body = (i.payload or {}).get("body") or {}
         out.append(
             {
-                "customer_id": i["customer_id"],
-                "to": i.get("recipient_masked"),
-                "variant": i["variant"],
-                "type": i["message_type"],
-                "fallback": i.get("fallback_type"),
-                "send_at": i["send_at"].isoformat()
-                if isinstance(i.get("send_at"), datetime)
-                else i.get("send_at"),
-                "held": i.get("held"),
+                "customer_id": i.customer_id,
+                "to": i.recipient_masked,
+                "variant": i.variant,
+                "type": i.message_type,
+                "fallback": i.fallback_type,
+                "send_at": i.send_at.isoformat() if isinstance(i.send_at, datetime) else i.send_at,
+                "held": i.held,
                 "subject": mask_text(str(body.get("subject") or body.get("title") or "")) or None,
                 "text": mask_text(str(body.get("text", ""))),
             }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from activation.intent import Intent
 from activation.ledger import schema as s
 from activation.planning import Plan
 
@@ -40,7 +41,7 @@ class SendList:
     run_id: str
     run_date: date
     reference_time: datetime
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Intent] = field(default_factory=list)
     campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -55,30 +56,30 @@ class SendList:
                 "expected_max": None,
                 "max_recipients": c.max_recipients,
             }
-            out.rows.extend(i for i in cp.intents if i["status"] == s.PLANNED)
+            out.rows.extend(i for i in cp.intents if i.status == s.PLANNED)
         return out
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per message with the gate's columns (``planned_send_at`` is the actual, timezone-aware send time)."""
         recs = []
         for i in self.rows:
-            body = (i.get("payload") or {}).get("body") or {}
+            body = (i.payload or {}).get("body") or {}
             recs.append(
                 {
-                    "intent_id": i["intent_id"],
-                    "campaign_id": i["campaign_id"],
-                    "customer_id": i["customer_id"],
-                    "channel": i["channel"],
-                    "message_kind": i["message_kind"],
-                    "message_type": i["message_type"],
-                    "variant": i["variant"],
-                    "recipient": i["recipient"],
-                    "has_channel_consent": bool(i.get("has_channel_consent")),
-                    "consent_night": bool(i.get("night_consent")),
-                    "planned_send_at": i["send_at"],
-                    "is_opted_out": bool(i.get("is_opted_out")),
-                    "is_holdout": bool(i.get("is_holdout")),
-                    "is_control": bool(i.get("is_control")),
+                    "intent_id": i.intent_id,
+                    "campaign_id": i.campaign_id,
+                    "customer_id": i.customer_id,
+                    "channel": i.channel,
+                    "message_kind": i.message_kind,
+                    "message_type": i.message_type,
+                    "variant": i.variant,
+                    "recipient": i.recipient,
+                    "has_channel_consent": bool(i.has_channel_consent),
+                    "consent_night": bool(i.night_consent),
+                    "planned_send_at": i.send_at,
+                    "is_opted_out": bool(i.is_opted_out),
+                    "is_holdout": bool(i.is_holdout),
+                    "is_control": bool(i.is_control),
                     "text": body.get("text"),
                 }
             )

@@ -23,10 +23,12 @@ from sqlalchemy import Engine, and_, create_engine, event, func, insert, or_, se
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from activation.intent import Intent
 from activation.ledger import schema as s
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
+_INTENT_TIMES = ("planned_send_at", "send_at", "created_at", "updated_at")  # the timestamps of an Intent
 
 
 class LedgerBusyError(RuntimeError):
@@ -136,7 +138,7 @@ class Ledger:
         return self.engine.begin()
 
     # ---- reads used by the planner ----------------------------------------------------------------------------
-    def intents_for_run(self, run_date: date, campaign_ids: Iterable[str] | None = None) -> list[dict]:
+    def intents_for_run(self, run_date: date, campaign_ids: Iterable[str] | None = None) -> list[Intent]:
         """Every intent of a run date (optionally only some campaigns)."""
         q = select(s.intents).where(s.intents.c.run_date == run_date)
         if campaign_ids is not None:
@@ -192,39 +194,39 @@ class Ledger:
         return {r[0] for r in rows if r[0]}, {r[1] for r in rows if r[1]}
 
     # ---- writes -------------------------------------------------------------------------------------------------
-    def insert_intents(self, rows: list[dict]) -> int:
+    def insert_intents(self, intents: list[Intent]) -> int:
         """Inserts new intents (all in one transaction); keys that already exist are left untouched."""
-        if not rows:
+        if not intents:
             return 0
         with self.tx() as conn:
             existing: set[str] = set()
-            for part in _chunks([r["idempotency_key"] for r in rows]):
+            for part in _chunks([i.idempotency_key for i in intents]):
                 q = select(s.intents.c.idempotency_key).where(s.intents.c.idempotency_key.in_(part))
                 existing.update(conn.execute(q).scalars())
-            fresh = [self._prep(r) for r in rows if r["idempotency_key"] not in existing]
+            fresh = [self._prep(i) for i in intents if i.idempotency_key not in existing]
             for part in _chunks(fresh, 1000):
                 conn.execute(insert(s.intents), list(part))
         return len(fresh)
 
     @staticmethod
-    def _prep(row: dict) -> dict:
-        out = dict(row)
-        for key in ("planned_send_at", "send_at", "created_at", "updated_at", "sent_at", "final_at"):
-            if key in out:
-                out[key] = _w(out[key])
+    def _prep(intent: Intent) -> dict:
+        """The insert values of an intent: timestamps as UTC, the payload as JSON."""
+        out = intent.as_row()
+        for key in _INTENT_TIMES:
+            out[key] = _w(out[key])
         if isinstance(out.get("payload"), dict):
             out["payload"] = json.dumps(out["payload"], ensure_ascii=False, sort_keys=True)
         return out
 
     @staticmethod
-    def _row(r: Any) -> dict:
+    def _row(r: Any) -> Intent:
+        """The :class:`Intent` of an ``intents`` row: timestamps aware UTC, the payload decoded."""
         d = dict(r._mapping)
-        for key in ("planned_send_at", "send_at", "created_at", "updated_at", "sent_at", "final_at"):
-            if key in d:
-                d[key] = as_utc(d[key])
+        for key in _INTENT_TIMES:
+            d[key] = as_utc(d[key])
         if d.get("payload"):
             d["payload"] = json.loads(d["payload"])
-        return d
+        return Intent.from_row(d)
 
     def update_intent(self, conn: Connection, intent_id: str, at: datetime, **values: Any) -> None:
         """Updates one intent inside ``conn``'s transaction, stamping ``updated_at``."""
@@ -236,7 +238,7 @@ class Ledger:
         )
 
     # ---- sending --------------------------------------------------------------------------------------------------
-    def sendable(self, *, campaign_ids: Iterable[str] | None, max_attempts: int) -> list[dict]:
+    def sendable(self, *, campaign_ids: Iterable[str] | None, max_attempts: int) -> list[Intent]:
         """Intents waiting to be sent (planned, or retry with attempts left) that are in no batch."""
         c = s.intents.c
         q = select(s.intents).where(
@@ -274,7 +276,7 @@ class Ledger:
             )
         return taken
 
-    def batch_intents(self, batch_id: str) -> list[dict]:
+    def batch_intents(self, batch_id: str) -> list[Intent]:
         q = select(s.intents).where(s.intents.c.batch_id == batch_id).order_by(s.intents.c.intent_id)
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(q)]

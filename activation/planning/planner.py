@@ -21,6 +21,7 @@ from activation.audience import AudienceError, AudienceReader, trigger_condition
 from activation.config.loader import ActivationConfig
 from activation.config.models import Campaign
 from activation.conversions import ConversionError, ConversionLookup
+from activation.intent import Intent
 from activation.ledger import Ledger
 from activation.ledger import schema as s
 from activation.personalize import render_message, variable_columns
@@ -63,13 +64,13 @@ class CampaignPlan:
 
     campaign: Campaign
     send_at: datetime
-    intents: list[dict[str, Any]] = field(default_factory=list)
-    existing: list[dict[str, Any]] = field(default_factory=list)
+    intents: list[Intent] = field(default_factory=list)
+    existing: list[Intent] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def all_intents(self) -> list[dict[str, Any]]:
+    def all_intents(self) -> list[Intent]:
         return self.existing + self.intents
 
 
@@ -85,7 +86,7 @@ class Plan:
     def get(self, campaign_id: str) -> CampaignPlan | None:
         return next((c for c in self.campaigns if c.campaign.id == campaign_id), None)
 
-    def new_rows(self, campaign_ids: set[str] | None = None) -> list[dict[str, Any]]:
+    def new_rows(self, campaign_ids: set[str] | None = None) -> list[Intent]:
         return [
             i
             for c in self.campaigns
@@ -119,9 +120,9 @@ class Planner:
         if not due:
             return plan
         existing = self.ledger.intents_for_run(run_date)
-        by_campaign: dict[str, list[dict]] = defaultdict(list)
-        for row in existing:
-            by_campaign[row["campaign_id"]].append(row)
+        by_campaign: dict[str, list[Intent]] = defaultdict(list)
+        for known in existing:
+            by_campaign[known.campaign_id].append(known)
         self._reserved: Counter[str] = Counter(r["customer_id"] for r in self.ledger.reservations(run_date))
         days = max(
             [self.settings.frequency_cap.days] + [c.frequency_cap.days for c, _ in due if c.frequency_cap]
@@ -153,7 +154,7 @@ class Planner:
             required_columns=needed,
         )
         cp.warnings.extend(audience.warnings)
-        done = {r["idempotency_key"] for r in cp.existing}
+        done = {i.idempotency_key for i in cp.existing}
         rows = [
             r for r in audience.rows if idempotency_key(c.id, run_date, r["customer_id"], c.step) not in done
         ]
@@ -167,30 +168,28 @@ class Planner:
         variants = c.resolved_variants()
         weights = [(v.id, v.weight) for v in variants]
         by_id = {v.id: v for v in variants}
-        eligible: list[dict] = []
+        eligible: list[Intent] = []
         for row in rows:
             intent = self._base(c, row, run_date, ref, run_id, cp.send_at, weights)
-            self._decide(intent, row, c, by_id[intent["variant"]], converted, ref)
+            self._decide(intent, row, c, by_id[intent.variant], converted, ref)
             cp.intents.append(intent)
-            if intent["status"] == s.PLANNED:
+            if intent.status == s.PLANNED:
                 eligible.append(intent)
         if c.max_recipients is not None and len(eligible) > c.max_recipients:
-            ranked = sorted(
-                eligible, key=lambda i: assignment.rank(c.id, i["customer_id"], st.assignment_salt)
-            )
+            ranked = sorted(eligible, key=lambda i: assignment.rank(c.id, i.customer_id, st.assignment_salt))
             for intent in ranked[c.max_recipients :]:
                 self._suppress(intent, p.MAX_RECIPIENTS, f"over max_recipients {c.max_recipients}")
             eligible = ranked[: c.max_recipients]
         for intent in eligible:
-            if intent["is_control"]:
+            if intent.is_control:
                 self._decision(intent, s.CONTROL, p.CONTROL_GROUP)
-            elif intent["is_holdout"]:
+            elif intent.is_holdout:
                 self._decision(intent, s.HOLDOUT, p.HOLDOUT)
         for intent in cp.intents:
-            if intent["status"] in s.RESERVING_STATUSES:
-                self._reserved[intent["customer_id"]] += 1
-            if intent["status"] in s.CAP_STATUSES:
-                self._events[intent["customer_id"]].append((intent["send_at"], c.kind, c.id))
+            if intent.status in s.RESERVING_STATUSES:
+                self._reserved[intent.customer_id] += 1
+            if intent.status in s.CAP_STATUSES:
+                self._events[intent.customer_id].append((intent.send_at, c.kind, c.id))
 
     def _base(
         self,
@@ -201,96 +200,83 @@ class Planner:
         run_id: str,
         send_at: datetime,
         weights: list,
-    ) -> dict:
+    ) -> Intent:
         st = self.settings
         cid = str(row["customer_id"])
         key = idempotency_key(c.id, run_date, cid, c.step)
-        return {
-            "intent_id": intent_id(key),
-            "idempotency_key": key,
-            "run_id": run_id,
-            "run_date": run_date,
-            "campaign_id": c.id,
-            "step": c.step,
-            "customer_id": cid,
-            "member_id": row.get("member_id"),
-            "segment": row.get("segment"),
-            "tier": row.get("tier"),
-            "channel": c.channel,
-            "destination": st.destination_for(c.channel),
-            "message_kind": c.kind,
-            "message_type": None,
-            "fallback_type": None,
-            "variant": assignment.pick_variant(c.id, cid, st.assignment_salt, weights),
-            "is_control": assignment.in_control(cid, st.assignment_salt, st.control_group_pct),
-            "is_holdout": assignment.in_holdout(c.id, cid, st.assignment_salt, c.holdout_pct),
-            "priority": c.priority,
-            "status": s.PLANNED,
-            "reason": None,
-            "detail": None,
-            "quiet_hours": c.quiet_hours,
-            "night_consent": False,
-            "has_channel_consent": None,
-            "is_opted_out": None,
-            "recipient": None,
-            "recipient_masked": None,
-            "recipient_hash": None,
-            "payload": None,
-            "planned_send_at": send_at,
-            "send_at": send_at,
-            "held": None,
-            "cost_krw": 0.0,
-            "goal_event": c.goal.event if c.goal else None,
-            "attribution_days": c.goal.attribution_days if c.goal else None,
-            "attempts": 0,
-            "created_at": ref,
-            "updated_at": ref,
-        }
+        return Intent(  # contact, message type, payload and cost are filled in by _decide
+            intent_id=intent_id(key),
+            idempotency_key=key,
+            run_id=run_id,
+            run_date=run_date,
+            campaign_id=c.id,
+            step=c.step,
+            customer_id=cid,
+            member_id=row.get("member_id"),
+            segment=row.get("segment"),
+            tier=row.get("tier"),
+            channel=c.channel,
+            destination=st.destination_for(c.channel),
+            message_kind=c.kind,
+            variant=assignment.pick_variant(c.id, cid, st.assignment_salt, weights),
+            is_control=assignment.in_control(cid, st.assignment_salt, st.control_group_pct),
+            is_holdout=assignment.in_holdout(c.id, cid, st.assignment_salt, c.holdout_pct),
+            priority=c.priority,
+            status=s.PLANNED,
+            quiet_hours=c.quiet_hours,
+            planned_send_at=send_at,
+            send_at=send_at,
+            goal_event=c.goal.event if c.goal else None,
+            attribution_days=c.goal.attribution_days if c.goal else None,
+            created_at=ref,
+            updated_at=ref,
+        )
 
     @staticmethod
-    def _decision(intent: dict, status: str, reason: str | None, detail: str | None = None) -> None:
-        intent.update(status=status, reason=reason, detail=detail)
+    def _decision(intent: Intent, status: str, reason: str | None, detail: str | None = None) -> None:
+        intent.status, intent.reason, intent.detail = status, reason, detail
         if status != s.PLANNED:
-            intent["recipient"] = None  # only messages that go out keep the raw address
-            intent["cost_krw"] = 0.0
+            intent.recipient = None  # only messages that go out keep the raw address
+            intent.cost_krw = 0.0
 
-    def _suppress(self, intent: dict, reason: str, detail: str | None = None) -> None:
+    def _suppress(self, intent: Intent, reason: str, detail: str | None = None) -> None:
         self._decision(intent, s.SUPPRESSED, reason, detail)
 
     def _decide(
-        self, intent: dict, row: dict, c: Campaign, variant: Any, converted: set[str], ref: datetime
+        self, intent: Intent, row: dict, c: Campaign, variant: Any, converted: set[str], ref: datetime
     ) -> None:
         st = self.settings
-        cid = intent["customer_id"]
+        cid = intent.customer_id
         # 1.-3. contact, global opt-out, advertising consent for the channel (shared with the audience exports)
         advertising = c.kind == "advertising"
-        send_day = intent["send_at"].astimezone(st.tz).date()
+        planned_at = intent.send_at
+        send_day = planned_at.astimezone(st.tz).date()
         t = p.precheck(c.channel, c.kind, row, send_day, self._opt_outs)
-        intent["recipient"] = t.recipient
-        intent["recipient_masked"] = mask_recipient(c.channel, t.recipient)
-        intent["recipient_hash"] = t.recipient_hash
-        intent["is_opted_out"] = t.is_opted_out
-        intent["has_channel_consent"] = t.has_channel_consent
+        intent.recipient = t.recipient
+        intent.recipient_masked = mask_recipient(c.channel, t.recipient)
+        intent.recipient_hash = t.recipient_hash
+        intent.is_opted_out = t.is_opted_out
+        intent.has_channel_consent = t.has_channel_consent
         if t.reason:
             return self._suppress(intent, t.reason, t.detail)
         # 4. exit on conversion
         if cid in converted:
             return self._suppress(intent, p.CONVERTED, f"goal {c.goal.event if c.goal else ''} reached")
         # 5. timing: late runs, night rule, FriendTalk window
-        if ref - intent["send_at"] > timedelta(hours=st.max_send_delay_hours):
-            return self._suppress(intent, p.SEND_WINDOW_PASSED, f"planned {intent['send_at'].isoformat()}")
-        at = max(intent["send_at"], ref)
+        if ref - planned_at > timedelta(hours=st.max_send_delay_hours):
+            return self._suppress(intent, p.SEND_WINDOW_PASSED, f"planned {planned_at.isoformat()}")
+        at = max(planned_at, ref)
         night_ok = p.consent_state(row, "consent_night", send_day) is None
-        intent["night_consent"] = night_ok
+        intent.night_consent = night_ok
         if advertising and c.channel != "email" and is_night(at) and not night_ok:
             if c.quiet_hours == "drop":
                 return self._suppress(intent, p.NIGHT_NO_CONSENT, "advertising 21:00-08:00 KST")
-            at, intent["held"] = next_morning(at), p.NIGHT_HOLD
+            at, intent.held = next_morning(at), p.NIGHT_HOLD
         if c.channel == "friendtalk" and not in_friendtalk_window(at):
             if c.quiet_hours == "drop":
                 return self._suppress(intent, p.FRIENDTALK_WINDOW, "FriendTalk outside 08:00-20:00 KST")
-            at, intent["held"] = next_friendtalk_opening(at), intent["held"] or p.FRIENDTALK_HOLD
-        intent["send_at"] = at
+            at, intent.held = next_friendtalk_opening(at), intent.held or p.FRIENDTALK_HOLD
+        intent.send_at = at
         # 6. render and length
         fallback_ok = c.channel == "alimtalk" or (
             c.channel == "friendtalk" and p.consent_state(row, "consent_sms", send_day) is None
@@ -301,18 +287,18 @@ class Planner:
         if rendered.reason:
             return self._suppress(intent, rendered.reason, rendered.detail)
         fields = {
-            "intent_id": intent["intent_id"],
+            "intent_id": intent.intent_id,
             "campaign_id": c.id,
-            "variant": intent["variant"],
+            "variant": intent.variant,
             "customer_id": cid[:100],
-            "run_date": intent["run_date"].isoformat(),
+            "run_date": intent.run_date.isoformat(),
         }
-        if len(intent["idempotency_key"]) <= 100:
-            fields["idempotency_key"] = intent["idempotency_key"]
-        intent["payload"] = {"body": rendered.body, "custom_fields": fields}
-        intent["message_type"] = rendered.message_type
-        intent["fallback_type"] = rendered.fallback_type
-        intent["cost_krw"] = st.unit_cost(rendered.message_type or "")
+        if len(intent.idempotency_key) <= 100:
+            fields["idempotency_key"] = intent.idempotency_key
+        intent.payload = {"body": rendered.body, "custom_fields": fields}
+        intent.message_type = rendered.message_type
+        intent.fallback_type = rendered.fallback_type
+        intent.cost_krw = st.unit_cost(rendered.message_type or "")
         # 7. the campaign's own cap, 8. one campaign per customer per run date, 9. the global cap
         events = self._events.get(cid, [])
         if (

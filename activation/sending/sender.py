@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -21,13 +21,14 @@ from activation.config.loader import ActivationConfig
 from activation.destinations.base import BatchInfo, MessageDestination, OutboundMessage
 from activation.destinations.limits import DELIVERY_REPORTS
 from activation.destinations.solapi import ScheduleInPastError
-from include.core.http import AmbiguousRequestError, HttpError, PermanentError, TransientError
+from activation.intent import Intent
 from activation.ledger import Ledger, as_utc
 from activation.ledger import schema as s
 from activation.planning import policies as p
 from activation.schedule import in_friendtalk_window, is_night, next_friendtalk_opening, next_morning
 from activation.sending.journal import LedgerJournal
 from activation.text import is_marked
+from include.core.http import AmbiguousRequestError, HttpError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 SCHEDULE_MARGIN = timedelta(minutes=1)
@@ -51,17 +52,17 @@ class SendReport:
             bucket[k] = bucket.get(k, 0) + v
 
 
-def outbound(row: dict) -> OutboundMessage:
-    """The message a destination receives, rebuilt from the ledger row (identical on every attempt)."""
-    payload = row.get("payload") or {}
+def outbound(intent: Intent) -> OutboundMessage:
+    """The message a destination receives, rebuilt from the ledger's intent (identical on every attempt)."""
+    payload = intent.payload or {}
     return OutboundMessage(
-        intent_id=row["intent_id"],
-        idempotency_key=row["idempotency_key"],
-        channel=row["channel"],
-        recipient=row["recipient"],
+        intent_id=intent.intent_id,
+        idempotency_key=intent.idempotency_key,
+        channel=intent.channel,
+        recipient=intent.recipient,
         body=payload.get("body") or {},
         custom_fields=payload.get("custom_fields") or {},
-        send_at=as_utc(row.get("send_at")),
+        send_at=as_utc(intent.send_at),
     )
 
 
@@ -112,7 +113,7 @@ class Sender:
         """Finishes batches a previous (crashed) process left between ``open`` and ``sent``."""
         for row in self.ledger.batches_in_flight():
             info = batch_info(row)
-            intents = [i for i in self.ledger.batch_intents(info.batch_id) if i["status"] == s.SENDING]
+            intents = [i for i in self.ledger.batch_intents(info.batch_id) if i.status == s.SENDING]
             journal = LedgerJournal(self.ledger, info.batch_id, self.at, self.run_id)
             if not intents:
                 self.ledger.set_batch(
@@ -152,17 +153,18 @@ class Sender:
             report.add({p.RETRY_EXHAUSTED: res.rowcount}, "guard")
 
     # ---- the guard ----------------------------------------------------------------------------------------------
-    def guard(self, rows: list[dict], report: SendReport) -> list[dict]:
-        """Re-checks every rule that can change between planning and sending; returns the rows that may go."""
-        opt_customers, opt_contacts = self.ledger.opt_out_keys()
-        ok: list[dict] = []
+    def guard(self, intents: list[Intent], report: SendReport) -> list[Intent]:
+        """Re-checks every rule that can change between planning and sending; returns the intents that may go
+        (with the send time and hold the check moved them to)."""
+        opt_outs = p.OptOuts.of(self.ledger.opt_out_keys())
+        ok: list[Intent] = []
         with self.ledger.tx() as conn:
-            for row in rows:
-                reason, detail, changes = self._check(row, opt_customers, opt_contacts)
+            for intent in intents:
+                reason, detail, changes = self._check(intent, opt_outs)
                 if reason:
                     self.ledger.update_intent(
                         conn,
-                        row["intent_id"],
+                        intent.intent_id,
                         self.at,
                         status=s.SUPPRESSED,
                         reason=reason,
@@ -172,40 +174,37 @@ class Sender:
                     report.add({reason: 1}, "guard")
                     continue
                 if changes:
-                    self.ledger.update_intent(conn, row["intent_id"], self.at, **changes)
-                    row.update(changes)
-                ok.append(row)
+                    self.ledger.update_intent(conn, intent.intent_id, self.at, **changes)
+                ok.append(replace(intent, **changes) if changes else intent)
         return ok
 
-    def _check(
-        self, row: dict, opt_customers: set[str], opt_contacts: set[str]
-    ) -> tuple[str | None, str | None, dict]:
+    def _check(self, intent: Intent, opt_outs: p.OptOuts) -> tuple[str | None, str | None, dict]:
         st = self.settings
-        if not row.get("recipient"):
+        if not intent.recipient:
             return p.INVALID_CONTACT, "no recipient on the intent", {}
-        if row["customer_id"] in opt_customers or row.get("recipient_hash") in opt_contacts:
+        if opt_outs.has(intent.customer_id, intent.recipient_hash):
             return p.OPTED_OUT, "opt-out learned before sending", {}
-        advertising = row["message_kind"] == "advertising"
-        if row["channel"] == "alimtalk" and advertising:
+        advertising = intent.message_kind == "advertising"
+        if intent.channel == "alimtalk" and advertising:
             return p.MISSING_AD_MARKS, "alimtalk may carry only informational messages", {}
-        send_at = as_utc(row["send_at"])
-        if row["status"] == s.PLANNED and self.at - send_at > timedelta(hours=st.max_send_delay_hours):
+        send_at = as_utc(intent.send_at)
+        if intent.status == s.PLANNED and self.at - send_at > timedelta(hours=st.max_send_delay_hours):
             return p.SEND_WINDOW_PASSED, f"planned {send_at.isoformat()}", {}
         at = max(send_at, self.at)
         changes: dict = {}
-        if advertising and row["channel"] != "email" and is_night(at) and not row.get("night_consent"):
-            if row.get("quiet_hours") == "drop":
+        if advertising and intent.channel != "email" and is_night(at) and not intent.night_consent:
+            if intent.quiet_hours == "drop":
                 return p.NIGHT_NO_CONSENT, "advertising 21:00-08:00 KST at send time", {}
             at = next_morning(at)
             changes["held"] = p.NIGHT_HOLD
-        if row["channel"] == "friendtalk" and not in_friendtalk_window(at):
-            if row.get("quiet_hours") == "drop":
+        if intent.channel == "friendtalk" and not in_friendtalk_window(at):
+            if intent.quiet_hours == "drop":
                 return p.FRIENDTALK_WINDOW, "FriendTalk outside 08:00-20:00 KST at send time", {}
             at = next_friendtalk_opening(at)
             changes["held"] = changes.get("held") or p.FRIENDTALK_HOLD
         if at != send_at:
             changes["send_at"] = at
-        body = (row.get("payload") or {}).get("body") or {}
+        body = (intent.payload or {}).get("body") or {}
         if advertising and not is_marked(
             str(body.get("text", "")),
             sender_name=st.shop_name,
@@ -226,10 +225,12 @@ class Sender:
 
     def send(self, campaign_ids: set[str] | None, report: SendReport) -> None:
         """Guards and sends every sendable intent (of the given campaigns), batch by batch."""
-        rows = self.ledger.sendable(campaign_ids=campaign_ids, max_attempts=self.settings.retry.max_attempts)
-        groups: dict[tuple, list[dict]] = defaultdict(list)
-        for row in rows:
-            groups[(row["destination"], row["campaign_id"], row["channel"])].append(row)
+        intents = self.ledger.sendable(
+            campaign_ids=campaign_ids, max_attempts=self.settings.retry.max_attempts
+        )
+        groups: dict[tuple, list[Intent]] = defaultdict(list)
+        for intent in intents:
+            groups[(intent.destination, intent.campaign_id, intent.channel)].append(intent)
         for (dest_name, campaign_id, _channel), members in sorted(groups.items()):
             if dest_name in self._down:
                 continue
@@ -244,11 +245,11 @@ class Sender:
                 if dest_name in self._down:
                     break
                 chunk = self.guard(members[start : start + size], report)
-                by_time: dict[tuple, list[dict]] = defaultdict(list)
-                for row in chunk:
-                    at = as_utc(row["send_at"])
+                by_time: dict[tuple, list[Intent]] = defaultdict(list)
+                for intent in chunk:
+                    at = as_utc(intent.send_at)
                     scheduled = at > self.at + SCHEDULE_MARGIN
-                    by_time[(scheduled, at if scheduled else None)].append(row)
+                    by_time[(scheduled, at if scheduled else None)].append(intent)
                 for (scheduled, at), batch_rows in sorted(
                     by_time.items(), key=lambda kv: (kv[0][0], kv[0][1] or self.at)
                 ):
@@ -258,7 +259,7 @@ class Sender:
         self,
         dest: MessageDestination,
         campaign_id: str,
-        rows: list[dict],
+        rows: list[Intent],
         scheduled: bool,
         at: datetime | None,
         report: SendReport,
@@ -274,8 +275,8 @@ class Sender:
             "scheduled": scheduled,
             "message_count": len(rows),
         }
-        taken = set(self.ledger.open_batch(batch, [r["intent_id"] for r in rows], self.at))
-        messages = [outbound(r) for r in rows if r["intent_id"] in taken]
+        taken = set(self.ledger.open_batch(batch, [r.intent_id for r in rows], self.at))
+        messages = [outbound(r) for r in rows if r.intent_id in taken]
         if not messages:
             self.ledger.set_batch(batch_id, self.at, status=s.B_ABANDONED)
             return

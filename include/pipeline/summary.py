@@ -113,13 +113,13 @@ def ledger_counts(data_date: str) -> dict[str, dict[str, int]]:
 
     ledger = Ledger(get_settings().ledger)
     try:
-        rows = ledger.intents_for_run(date.fromisoformat(data_date))
+        intents = ledger.intents_for_run(date.fromisoformat(data_date))
     finally:
         ledger.close()
     out: dict[str, dict[str, int]] = {}
-    for r in rows:
-        by = out.setdefault(r["campaign_id"], {})
-        by[r["status"]] = by.get(r["status"], 0) + 1
+    for i in intents:
+        by = out.setdefault(i.campaign_id, {})
+        by[i.status] = by.get(i.status, 0) + 1
     return out
 
 

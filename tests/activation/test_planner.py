@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -12,7 +11,9 @@ from act_helpers import KST, REF, RUN_DATE, build_warehouse, campaigns_dir, cust
 
 from activation.audience import AudienceReader
 from activation.config import load_config
+from activation.intent import FIELDS, LEDGER_ONLY, Intent
 from activation.ledger import Ledger
+from activation.ledger import schema as s
 from activation.planning import Plan, Planner, idempotency_key, intent_id
 
 
@@ -42,10 +43,10 @@ def make_plan(
             ledger.close()
 
 
-def by_customer(plan: Plan, campaign_id: str) -> dict[str, dict[str, Any]]:
+def by_customer(plan: Plan, campaign_id: str) -> dict[str, Intent]:
     cp = plan.get(campaign_id)
     assert cp is not None and cp.error is None, cp and cp.error
-    return {i["customer_id"]: i for i in cp.intents}
+    return {i.customer_id: i for i in cp.intents}
 
 
 def test_policies_give_the_first_failing_reason(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_policies_give_the_first_failing_reason(tmp_path: Path) -> None:
         customer(8, segment="G3"),  # not in the audience filter: no intent at all
     ]
     plan = make_plan(tmp_path, {"sms_ad": sms_campaign()}, {"audience_customers": rows})
-    got = {cid: (i["status"], i["reason"]) for cid, i in by_customer(plan, "sms_ad").items()}
+    got = {cid: (i.status, i.reason) for cid, i in by_customer(plan, "sms_ad").items()}
     assert got == {
         "m000000": ("suppressed", "invalid_contact"),
         "m000001": ("suppressed", "invalid_contact"),
@@ -74,14 +75,14 @@ def test_policies_give_the_first_failing_reason(tmp_path: Path) -> None:
         "m000007": ("planned", None),
     }
     sent = by_customer(plan, "sms_ad")["m000007"]
-    assert sent["recipient"] == "01010000007" and sent["recipient_masked"] == "010-****-0007"
-    text = sent["payload"]["body"]["text"]
+    assert sent.recipient == "01010000007" and sent.recipient_masked == "010-****-0007"
+    text = sent.payload["body"]["text"]
     assert text.startswith("(광고)펫마켓 1588-0000\n고객7님 쿠폰 https://petmarket.example/?utm_source=crm")
     assert text.endswith("\n무료수신거부 080-500-0000")
-    assert sent["message_type"] == "SMS" if len(text.encode("euc-kr")) <= 90 else "LMS"
-    assert sent["intent_id"] == intent_id(idempotency_key("sms_ad", RUN_DATE, "m000007", "main"))
+    assert sent.message_type == "SMS" if len(text.encode("euc-kr")) <= 90 else "LMS"
+    assert sent.intent_id == intent_id(idempotency_key("sms_ad", RUN_DATE, "m000007", "main"))
     # suppressed intents keep no raw address
-    assert all(i["recipient"] is None for cid, i in by_customer(plan, "sms_ad").items() if cid != "m000007")
+    assert all(i.recipient is None for cid, i in by_customer(plan, "sms_ad").items() if cid != "m000007")
 
 
 @pytest.mark.parametrize("quiet", ["hold", "drop"])
@@ -96,16 +97,16 @@ def test_night_rule_hold_or_drop(tmp_path: Path, quiet: str) -> None:
     plan = make_plan(tmp_path, campaigns, {"audience_customers": rows}, settings={"daily_limit": 2})
     ad = by_customer(plan, "night_ad")
     night = datetime(2026, 11, 23, 22, 30, tzinfo=KST)
-    assert ad["m000002"]["status"] == "planned" and ad["m000002"]["send_at"] == night
+    assert ad["m000002"].status == "planned" and ad["m000002"].send_at == night
     if quiet == "hold":
-        assert ad["m000001"]["status"] == "planned"
-        assert ad["m000001"]["send_at"] == datetime(2026, 11, 24, 8, 0, tzinfo=KST)
-        assert ad["m000001"]["held"] == "night_hold"
+        assert ad["m000001"].status == "planned"
+        assert ad["m000001"].send_at == datetime(2026, 11, 24, 8, 0, tzinfo=KST)
+        assert ad["m000001"].held == "night_hold"
     else:
-        assert (ad["m000001"]["status"], ad["m000001"]["reason"]) == ("suppressed", "night_no_consent")
+        assert (ad["m000001"].status, ad["m000001"].reason) == ("suppressed", "night_no_consent")
     info = by_customer(plan, "night_info")
-    assert {i["status"] for i in info.values()} == {"planned"}  # informational messages are not advertising
-    assert all(i["send_at"] == night for i in info.values())
+    assert {i.status for i in info.values()} == {"planned"}  # informational messages are not advertising
+    assert all(i.send_at == night for i in info.values())
 
 
 def test_email_is_exempt_from_the_night_rule_and_friendtalk_waits_for_its_window(tmp_path: Path) -> None:
@@ -131,12 +132,12 @@ def test_email_is_exempt_from_the_night_rule_and_friendtalk_waits_for_its_window
         settings={"daily_limit": 3, "frequency_cap": {"max": 5, "days": 7}},
     )
     mail = by_customer(plan, "night_mail")["m000001"]
-    assert mail["status"] == "planned" and mail["send_at"] == datetime(2026, 11, 23, 23, 0, tzinfo=KST)
-    assert mail["payload"]["body"]["title"].startswith("(광고)")
+    assert mail.status == "planned" and mail.send_at == datetime(2026, 11, 23, 23, 0, tzinfo=KST)
+    assert mail.payload["body"]["title"].startswith("(광고)")
     ft = by_customer(plan, "evening_ft")["m000001"]
-    assert ft["held"] == "friendtalk_hold" and ft["send_at"] == datetime(2026, 11, 24, 8, 0, tzinfo=KST)
+    assert ft.held == "friendtalk_hold" and ft.send_at == datetime(2026, 11, 24, 8, 0, tzinfo=KST)
     dropped = by_customer(plan, "evening_ft_drop")["m000001"]
-    assert (dropped["status"], dropped["reason"]) == ("suppressed", "friendtalk_window")
+    assert (dropped.status, dropped.reason) == ("suppressed", "friendtalk_window")
 
 
 def test_friendtalk_evening_with_night_consent_still_waits_for_window(tmp_path: Path) -> None:
@@ -145,17 +146,17 @@ def test_friendtalk_evening_with_night_consent_still_waits_for_window(tmp_path: 
         channel="friendtalk", trigger={"type": "schedule", "cron": "30 20 * * MON"}, message={"text": "안녕"}
     )
     ft = by_customer(make_plan(tmp_path, {"ft": body}, {"audience_customers": rows}), "ft")["m000001"]
-    assert ft["held"] == "friendtalk_hold" and ft["send_at"] == datetime(2026, 11, 24, 8, 0, tzinfo=KST)
+    assert ft.held == "friendtalk_hold" and ft.send_at == datetime(2026, 11, 24, 8, 0, tzinfo=KST)
 
 
 def test_friendtalk_fallback_needs_sms_consent(tmp_path: Path) -> None:
     rows = [customer(1), customer(2, consent_sms=False)]
     body = sms_campaign(channel="friendtalk", message={"text": "#{이름}님 안녕"})
     ft = by_customer(make_plan(tmp_path, {"ft": body}, {"audience_customers": rows}), "ft")
-    assert ft["m000001"]["payload"]["body"]["kakaoOptions"]["disableSms"] is False
-    assert ft["m000001"]["fallback_type"] in ("SMS", "LMS")
-    assert ft["m000002"]["status"] == "planned"
-    assert ft["m000002"]["payload"]["body"]["kakaoOptions"]["disableSms"] is True
+    assert ft["m000001"].payload["body"]["kakaoOptions"]["disableSms"] is False
+    assert ft["m000001"].fallback_type in ("SMS", "LMS")
+    assert ft["m000002"].status == "planned"
+    assert ft["m000002"].payload["body"]["kakaoOptions"]["disableSms"] is True
 
 
 def test_priority_daily_limit_and_global_cap(tmp_path: Path) -> None:
@@ -174,11 +175,11 @@ def test_priority_daily_limit_and_global_cap(tmp_path: Path) -> None:
     plan = make_plan(tmp_path, campaigns, {"audience_customers": rows})
     assert [cp.campaign.id for cp in plan.campaigns] == ["high", "low"]
     high, low = by_customer(plan, "high"), by_customer(plan, "low")
-    assert {i["status"] for i in high.values()} == {"planned", "holdout"}
-    assert sum(i["status"] == "holdout" for i in high.values()) > 0
+    assert {i.status for i in high.values()} == {"planned", "holdout"}
+    assert sum(i.status == "holdout" for i in high.values()) > 0
     for cid, i in low.items():
         expected = ("suppressed", "lower_priority") if cid in high else ("planned", None)
-        assert (i["status"], i["reason"]) == expected, cid
+        assert (i.status, i.reason) == expected, cid
 
 
 def _prior(
@@ -187,26 +188,26 @@ def _prior(
     key = idempotency_key(campaign, when.date() - timedelta(days=1), customer_id, "main")
     ledger.insert_intents(
         [
-            {
-                "intent_id": intent_id(key),
-                "idempotency_key": key,
-                "run_id": "earlier",
-                "run_date": when.date() - timedelta(days=1),
-                "campaign_id": campaign,
-                "step": "main",
-                "customer_id": customer_id,
-                "channel": "sms",
-                "destination": "solapi",
-                "message_kind": kind,
-                "priority": 1,
-                "status": "accepted",
-                "send_at": when,
-                "planned_send_at": when,
-                "created_at": when,
-                "updated_at": when,
-                "is_control": False,
-                "is_holdout": False,
-            }
+            Intent(
+                intent_id=intent_id(key),
+                idempotency_key=key,
+                run_id="earlier",
+                run_date=when.date() - timedelta(days=1),
+                campaign_id=campaign,
+                step="main",
+                customer_id=customer_id,
+                channel="sms",
+                destination="solapi",
+                message_kind=kind,
+                priority=1,
+                status="accepted",
+                send_at=when,
+                planned_send_at=when,
+                created_at=when,
+                updated_at=when,
+                is_control=False,
+                is_holdout=False,
+            )
         ]
     )
 
@@ -223,7 +224,7 @@ def test_frequency_caps_count_the_ledger(tmp_path: Path) -> None:
     rows = [customer(i) for i in range(1, 6)]
     body = sms_campaign(frequency_cap={"max": 1, "days": 14})
     plan = make_plan(tmp_path, {"capped": body}, {"audience_customers": rows}, ledger=ledger)
-    got = {cid: i["reason"] for cid, i in by_customer(plan, "capped").items()}
+    got = {cid: i.reason for cid, i in by_customer(plan, "capped").items()}
     assert got == {
         "m000001": "global_frequency_cap",
         "m000002": None,
@@ -244,17 +245,17 @@ def test_max_recipients_control_and_holdout_are_deterministic(tmp_path: Path) ->
         tmp_path / "b", {"mx": body}, {"audience_customers": rows}, settings={"control_group_pct": 10}
     )
     a, b = by_customer(first, "mx"), by_customer(second, "mx")
-    assert {k: (v["status"], v["variant"]) for k, v in a.items()} == {
-        k: (v["status"], v["variant"]) for k, v in b.items()
+    assert {k: (v.status, v.variant) for k, v in a.items()} == {
+        k: (v.status, v.variant) for k, v in b.items()
     }
     counts: dict[str, int] = {}
     for i in a.values():
-        counts[i["status"]] = counts.get(i["status"], 0) + 1
+        counts[i.status] = counts.get(i.status, 0) + 1
     assert counts["suppressed"] == 150
     assert counts["planned"] + counts.get("holdout", 0) + counts.get("control", 0) == 50
     assert counts.get("control", 0) > 0 and counts.get("holdout", 0) > 0
-    assert all(i["reason"] == "max_recipients" for i in a.values() if i["status"] == "suppressed")
-    assert all(i["is_control"] for i in a.values() if i["status"] == "control")
+    assert all(i.reason == "max_recipients" for i in a.values() if i.status == "suppressed")
+    assert all(i.is_control for i in a.values() if i.status == "control")
 
 
 def test_global_control_group_is_the_same_customer_set_for_every_campaign(tmp_path: Path) -> None:
@@ -266,8 +267,8 @@ def test_global_control_group_is_the_same_customer_set_for_every_campaign(tmp_pa
         {"audience_customers": rows},
         settings={"control_group_pct": 10, "daily_limit": 2},
     )
-    one = {c for c, i in by_customer(plan, "one").items() if i["status"] == "control"}
-    two = {c for c, i in by_customer(plan, "two").items() if i["status"] == "control"}
+    one = {c for c, i in by_customer(plan, "one").items() if i.status == "control"}
+    two = {c for c, i in by_customer(plan, "two").items() if i.status == "control"}
     assert one == two and 15 < len(one) < 45
 
 
@@ -294,7 +295,7 @@ def test_exit_on_conversion_reads_the_goal_from_the_warehouse(tmp_path: Path) ->
     plan = make_plan(
         tmp_path, {"weekly": body}, {}, ledger=ledger, settings={"frequency_cap": {"max": 5, "days": 7}}
     )
-    got = {cid: i["reason"] for cid, i in by_customer(plan, "weekly").items()}
+    got = {cid: i.reason for cid, i in by_customer(plan, "weekly").items()}
     # m000001 bought after the first message: exits; m000002 bought before; m000004 never got one
     assert got == {"m000001": "converted", "m000002": None, "m000003": None, "m000004": None}
     ledger.close()
@@ -345,7 +346,7 @@ def test_triggered_campaigns_read_their_transition_rows(tmp_path: Path) -> None:
     secret = by_customer(plan, "transition_g1_to_g2_secret_coupon")
     assert set(welcome) == {"m000002", "m000003"}
     assert set(secret) == {"m000001"}
-    assert welcome["m000002"]["send_at"] == datetime(2026, 11, 23, 11, 0, tzinfo=KST)
+    assert welcome["m000002"].send_at == datetime(2026, 11, 23, 11, 0, tzinfo=KST)
 
 
 def test_alimtalk_renders_the_template_exactly_without_consent(tmp_path: Path) -> None:
@@ -368,7 +369,7 @@ def test_alimtalk_renders_the_template_exactly_without_consent(tmp_path: Path) -
     plan = make_plan(tmp_path, {}, {"audience_review_requests": rows}, shipped=["review_request_3d"])
     got = by_customer(plan, "review_request_3d")
     assert set(got) == {"m000001"}
-    body = got["m000001"]["payload"]["body"]
+    body = got["m000001"].payload["body"]
     assert body["type"] == "ATA" and body["kakaoOptions"]["templateId"] == "TPL_REVIEW_REQUEST"
     assert body["text"].startswith("[펫마켓] 고객1님, 주문하신 강아지 패드 잘 받으셨나요?")
     assert "(광고)" not in body["text"]
@@ -383,8 +384,24 @@ def test_existing_intents_are_never_planned_again(tmp_path: Path) -> None:
     assert ledger.insert_intents(first.new_rows()) == 10
     again = make_plan(tmp_path, {"sms_ad": sms_campaign()}, {"audience_customers": rows}, ledger=ledger)
     assert again.get("sms_ad").intents == [] and len(again.get("sms_ad").existing) == 10
+    # the ledger gives back exactly the intents the planner built (timestamps as the same instants, in UTC)
+    assert again.get("sms_ad").existing == sorted(first.new_rows(), key=lambda i: i.customer_id)
     assert ledger.insert_intents(first.new_rows()) == 0
     ledger.close()
+
+
+def test_the_intent_record_covers_the_ledger_columns() -> None:
+    columns = [c.name for c in s.intents.columns]
+    assert [c for c in columns if c not in LEDGER_ONLY] == list(FIELDS)
+    assert set(LEDGER_ONLY) <= set(columns)
+    required = {c.name for c in s.intents.columns if not c.nullable and c.default is None}
+    defaults = Intent(**{f: None for f in required})  # type: ignore[arg-type]
+    for c in s.intents.columns:
+        if c.name in FIELDS and c.name not in required:
+            # a field left out is what the column holds when the insert leaves it out
+            assert getattr(defaults, c.name) == (c.default.arg if c.default is not None else None), c.name
+    extra = {**defaults.as_row(), "batch_id": "b1", "final_at": None}
+    assert Intent.from_row(extra) == defaults
 
 
 def test_mapped_variables_never_print_a_raw_code(tmp_path: Path) -> None:
@@ -400,5 +417,5 @@ def test_mapped_variables_never_print_a_raw_code(tmp_path: Path) -> None:
         message={"text": "#{범위} 할인"},
     )
     got = by_customer(make_plan(tmp_path, {"scope": body}, {"audience_customers": rows}), "scope")
-    texts = {cid: i["payload"]["body"]["text"].split("\n")[1] for cid, i in got.items()}
+    texts = {cid: i.payload["body"]["text"].split("\n")[1] for cid, i in got.items()}
     assert texts == {"m000001": "전 상품 할인", "m000002": "일부 상품 할인", "m000003": "일부 상품 할인"}

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from activation.audience import AudienceReader
 from activation.config import load_config
+from activation.intent import Intent
 from activation.ledger import Ledger
 from activation.ledger import schema as s
 from activation.planning import Planner
@@ -19,7 +20,7 @@ from include.core.contracts import SEND_LOG
 from include.extract.send_log import load_send_log
 
 
-def _fill_ledger(tmp_path: Path, url: str) -> list[dict]:
+def _fill_ledger(tmp_path: Path, url: str) -> list[Intent]:
     rows = [customer(i) for i in range(1, 41)] + [customer(41, consent_sms=False), customer(42, phone=None)]
     folder = campaigns_dir(
         tmp_path, {"promo": sms_campaign(holdout_pct=20)}, settings={"control_group_pct": 10}
@@ -71,7 +72,7 @@ def test_send_log_loads_incrementally_and_merges(
     # three messages get delivered later: only they are loaded again, and they replace their rows
     later = REF + timedelta(hours=12)
     ledger = Ledger(url)
-    changed = sorted(i["intent_id"] for i in intents if i["status"] == "planned")[:3]
+    changed = sorted(i.intent_id for i in intents if i.status == "planned")[:3]
     with ledger.tx() as conn:
         conn.execute(
             update(s.intents)

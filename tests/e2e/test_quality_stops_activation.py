@@ -197,9 +197,8 @@ def test_an_opted_out_customer_in_a_send_list_stops_the_send(clean_base, tmp_pat
 
             def broken_planner_then_gate(send_list) -> None:
                 assert send_list.rows, "the campaign should have recipients"
-                send_list.rows[0]["is_opted_out"] = (
-                    True  # the fault: an opted-out customer slipped into the list
-                )
+                # the fault: an opted-out customer slipped into the list
+                send_list.rows[0].is_opted_out = True
                 seen["rows"] = len(send_list.rows)
                 validate_send_list(send_list.frame(), send_list.campaigns, DAY, "test", reference_time=_end(DAY)) \
                     .raise_if_failed()  # fmt: skip
@@ -213,7 +212,7 @@ def test_an_opted_out_customer_in_a_send_list_stops_the_send(clean_base, tmp_pat
             assert sum(v for k, v in stats.items() if k.startswith("solapi.messages.accepted")) == 0
         ledger = Ledger(get_settings().ledger)
         try:
-            assert [r for r in ledger.intents_for_run(DAY) if r["campaign_id"] == campaign] == []
+            assert [r for r in ledger.intents_for_run(DAY) if r.campaign_id == campaign] == []
         finally:
             ledger.close()
     finally:

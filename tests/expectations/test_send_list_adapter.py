@@ -6,20 +6,27 @@ from datetime import datetime
 
 from gx_helpers import DATA_DATE, REFERENCE_TIME, RUN_ID, critical
 
+from activation.intent import Intent
 from activation.send_list import SendList
 from expectations import validate_send_list
 from testbed.synthetic import KST
 
 
-def intent(i: int, **over) -> dict:
+def intent(i: int, **over) -> Intent:
     base = {
         "intent_id": f"it-{i}",
+        "idempotency_key": f"g3_repurchase:{DATA_DATE.isoformat()}:m{i:07d}:main",
+        "run_id": RUN_ID,
+        "run_date": DATA_DATE,
         "campaign_id": "g3_repurchase",
+        "step": "main",
         "customer_id": f"m{i:07d}",
         "channel": "sms",
+        "destination": "solapi",
         "message_kind": "advertising",
         "message_type": "LMS",
         "variant": "A",
+        "priority": 100,
         "recipient": f"0109{i:07d}",
         "has_channel_consent": True,
         "night_consent": False,
@@ -29,8 +36,10 @@ def intent(i: int, **over) -> dict:
         "is_control": False,
         "status": "planned",
         "payload": {"body": {"text": "(광고)멍냥마켓\n쿠폰 드려요\n무료수신거부 080-123-4567"}},
+        "created_at": REFERENCE_TIME,
+        "updated_at": REFERENCE_TIME,
     }
-    return {**base, **over}
+    return Intent(**{**base, **over})
 
 
 def test_adapter_frame_passes_and_carries_faults_through(report_dir):

@@ -327,7 +327,7 @@ def test_export_precheck_is_the_planners_decision_with_ledger_learned_opt_outs(
         plan = Planner(config, ledger, AudienceReader(built.warehouse)).plan(built.data_date, ref, "test-run")
     finally:
         ledger.close()
-    planned = {_get(i, "customer_id"): _get(i, "reason") for i in plan.campaigns[0].intents}
+    planned = {i.customer_id: i.reason for i in plan.campaigns[0].intents}
     assert set(planned) == set(exported)
     mismatched = {
         c: (exported[c], planned[c])
@@ -339,7 +339,3 @@ def test_export_precheck_is_the_planners_decision_with_ledger_learned_opt_outs(
     )
     assert planned[by_customer] == planned[by_phone] == "opted_out"
     assert OptOuts() == OptOuts.of((set(), set()))
-
-
-def _get(intent, key):
-    return intent[key] if isinstance(intent, dict) else getattr(intent, key)
