@@ -14,24 +14,7 @@ from typing import Any
 from activation.intent import Intent
 from activation.ledger import schema as s
 from activation.planning import Plan
-
-COLUMNS = (
-    "intent_id",
-    "campaign_id",
-    "customer_id",
-    "channel",
-    "message_kind",
-    "message_type",
-    "variant",
-    "recipient",
-    "has_channel_consent",
-    "consent_night",
-    "planned_send_at",
-    "is_opted_out",
-    "is_holdout",
-    "is_control",
-    "text",
-)
+from include.core.contracts import SEND_LIST_COLUMNS
 
 
 @dataclass
@@ -89,6 +72,6 @@ class SendList:
         """The send list as a pandas DataFrame (contacts included: keep it in memory, never log it)."""
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(self.records(), columns=list(COLUMNS))
+        frame = pd.DataFrame.from_records(self.records(), columns=list(SEND_LIST_COLUMNS))
         frame["planned_send_at"] = pd.to_datetime(frame["planned_send_at"], utc=True)
         return frame

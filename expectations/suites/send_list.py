@@ -12,26 +12,13 @@ from typing import Any
 from expectations.config import SendGateConfig
 from expectations.result import WARNING
 from expectations.suites import Suite
+from include.core.contracts import SEND_LIST_REQUIRED_COLUMNS
 from include.core.rules import korean_mobile_regex
 
 SUITE_VERSION = "v1"
 CHANNELS = ("alimtalk", "friendtalk", "sms", "push", "email")
 PHONE_CHANNELS = ("alimtalk", "friendtalk", "sms")
 MESSAGE_KINDS = ("informational", "advertising")
-REQUIRED_COLUMNS = (
-    "campaign_id",
-    "customer_id",
-    "channel",
-    "message_kind",
-    "recipient",
-    "has_channel_consent",
-    "consent_night",
-    "planned_send_at",
-    "is_opted_out",
-    "is_holdout",
-    "is_control",
-    "text",
-)
 FLAGS = ("has_channel_consent", "consent_night", "is_opted_out", "is_holdout", "is_control")
 
 
@@ -48,7 +35,7 @@ def rows_suite(cfg: SendGateConfig, campaign_ids: list[str]) -> Any:
     ad = Column("message_kind") == "advertising"
     suite = Suite(name=f"send_list.{SUITE_VERSION}.rows")
     add = suite.add_expectation
-    for col in REQUIRED_COLUMNS:
+    for col in SEND_LIST_REQUIRED_COLUMNS:
         add(E.ExpectColumnToExist(column=col, meta=_m("column of the send-list adapter exists")))
     for col in ("campaign_id", "customer_id", "channel", "message_kind", *FLAGS):
         add(E.ExpectColumnValuesToNotBeNull(column=col, meta=_m("always filled (unknown is not allowed)")))

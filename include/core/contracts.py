@@ -384,3 +384,21 @@ BY_NAME: dict[str, RawTable] = {t.qualified: t for t in ALL_TABLES}
 # The Korean mobile regex and the audience contract's columns are business rules SQL reads too: they live once, in
 # the dbt project's vars (include/core/rules.py reads them).
 AUDIENCE_SCHEMA = "audiences"
+
+# The send list (activation -> the send-list gate, before anything is sent): the columns the gate requires, and the
+# ones the adapter adds for reports. activation.send_list builds its frame from these; the gate checks them.
+SEND_LIST_REQUIRED_COLUMNS: tuple[str, ...] = (
+    "campaign_id",
+    "customer_id",
+    "channel",
+    "message_kind",
+    "recipient",
+    "has_channel_consent",
+    "consent_night",
+    "planned_send_at",
+    "is_opted_out",
+    "is_holdout",
+    "is_control",
+    "text",
+)
+SEND_LIST_COLUMNS: tuple[str, ...] = ("intent_id", "message_type", "variant", *SEND_LIST_REQUIRED_COLUMNS)
