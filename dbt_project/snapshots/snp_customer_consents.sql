@@ -16,16 +16,7 @@
 
 select
     member_id,
-    consent_sms,
-    consent_kakao,
-    consent_email,
-    consent_push,
-    consent_night,
-    consent_sms_at,
-    consent_kakao_at,
-    consent_email_at,
-    consent_push_at,
-    consent_night_at,
+    {{ consent_columns() }},
     updated_at
 from {{ storefront_ref('customers') }}
 where cast(updated_at as date) <= {{ run_date() }}

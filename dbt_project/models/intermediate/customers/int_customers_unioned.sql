@@ -47,16 +47,7 @@ member_rows as (
             when cast(last_login_at as date) <= {{ run_date() }}
                 then last_login_at
         end as last_login_at,
-        consent_sms,
-        consent_kakao,
-        consent_email,
-        consent_push,
-        consent_night,
-        consent_sms_at,
-        consent_kakao_at,
-        consent_email_at,
-        consent_push_at,
-        consent_night_at
+        {{ consent_columns() }}
     from members
     where signed_up_date <= {{ run_date() }}
 ),
