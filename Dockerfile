@@ -27,6 +27,8 @@ RUN pip install --no-cache-dir "uv==0.13.9" \
 # Then the project's packages and the dbt project; the manifest is parsed at build time so DAG parsing stays fast.
 COPY --chown=airflow:0 activation ./activation
 COPY --chown=airflow:0 include ./include
+COPY --chown=airflow:0 pipeline ./pipeline
+COPY --chown=airflow:0 outputs ./outputs
 COPY --chown=airflow:0 expectations ./expectations
 COPY --chown=airflow:0 dbt_project ./dbt_project
 COPY --chown=airflow:0 dags ./dags

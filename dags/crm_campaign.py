@@ -19,9 +19,9 @@ import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, task
 
 from include.core.timezone import TIMEZONE
-from include.pipeline.alerts import task_failure_alert
-from include.pipeline.assets import AUDIENCES
-from include.pipeline.campaign_runs import configured_campaigns
+from pipeline.alerts import task_failure_alert
+from pipeline.assets import AUDIENCES
+from pipeline.campaign_runs import configured_campaigns
 
 DEFAULT_ARGS = {
     "owner": "crm-marketing",
@@ -55,7 +55,7 @@ def build(campaign) -> DAG:
 
         @task
         def context(**ctx) -> dict:
-            from include.pipeline.campaign_runs import campaign_run_context
+            from pipeline.campaign_runs import campaign_run_context
 
             return campaign_run_context(ctx, scheduled)
 
@@ -63,31 +63,31 @@ def build(campaign) -> DAG:
         def wait_for_audiences(rc: dict) -> bool:
             from datetime import date
 
-            from include.pipeline.campaign_runs import audiences_published
+            from pipeline.campaign_runs import audiences_published
 
             return audiences_published(date.fromisoformat(rc["data_date"]))
 
         @task
         def preview(rc: dict) -> dict:
-            from include.pipeline import campaign_runs
+            from pipeline import campaign_runs
 
             return campaign_runs.preview(campaign.id, rc)
 
         @task(pool="duckdb_writer", retries=0)
         def send_list_gate(rc: dict) -> dict:
-            from include.pipeline import campaign_runs
+            from pipeline import campaign_runs
 
             return campaign_runs.send_list_gate(campaign.id, rc)
 
         @task(pool="messaging_api")
         def send(rc: dict) -> dict:
-            from include.pipeline import campaign_runs
+            from pipeline import campaign_runs
 
             return campaign_runs.send(campaign.id, rc)
 
         @task(pool="messaging_api")
         def record(rc: dict) -> dict:
-            from include.pipeline import campaign_runs
+            from pipeline import campaign_runs
 
             return campaign_runs.record(campaign.id, rc)
 

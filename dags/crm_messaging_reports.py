@@ -15,7 +15,7 @@ import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
 from include.core.timezone import TIMEZONE
-from include.pipeline.alerts import task_failure_alert
+from pipeline.alerts import task_failure_alert
 
 with DAG(
     dag_id="crm_messaging_reports",
@@ -37,7 +37,7 @@ with DAG(
     @task(pool="duckdb_writer")
     def pull_reports(**context) -> dict:
         """Reports of the hour → raw_messaging; ledger statuses and opt-outs refreshed; send log exported."""
-        from include.pipeline.reports import pull
+        from pipeline.reports import pull
 
         return pull(context)
 

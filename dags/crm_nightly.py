@@ -20,9 +20,9 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, task
 from cosmos import DbtTaskGroup
 
 from include.core.timezone import TIMEZONE
-from include.pipeline import dbt_cosmos
-from include.pipeline.alerts import task_failure_alert
-from include.pipeline.assets import AUDIENCES
+from pipeline import dbt_cosmos
+from pipeline.alerts import task_failure_alert
+from pipeline.assets import AUDIENCES
 
 DEFAULT_ARGS = {
     "owner": "data-engineering",
@@ -48,35 +48,35 @@ with DAG(
     @task(pool="duckdb_writer")
     def prepare(**context) -> dict:
         """Resolves the run context and makes sure every raw table of the contract exists."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.prepare(context)
 
     @task(pool="storefront_api")
     def extract_storefront(rc: dict) -> dict:
         """Incremental storefront extraction (Cafe24 / Shopify API) into raw_cafe24 / raw_shopify."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.extract_storefront(rc)
 
     @task(pool="duckdb_writer")
     def extract_events(rc: dict) -> dict:
         """The day's event drop files (plus late events) into raw_events."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.extract_events(rc)
 
     @task(pool="messaging_api")
     def extract_messaging(rc: dict) -> dict:
         """Solapi delivery reports and the activation send ledger into raw_messaging."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.extract_messaging(rc)
 
     @task(pool="duckdb_writer", retries=0)
     def raw_gate(rc: dict, storefront: dict, events: dict, messaging: dict) -> dict:
         """Great Expectations on the rows this run loaded; a critical failure stops the run here."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.raw_gate(rc, [storefront, events, messaging])
 
@@ -99,14 +99,14 @@ with DAG(
     @task(pool="duckdb_writer", retries=0)
     def marts_gate(rc: dict) -> dict:
         """Great Expectations on marts and audiences (one row per customer, segment shares, monotone funnels)."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.marts_gate(rc)
 
     @task(pool="duckdb_writer", outlets=[AUDIENCES])
     def publish_audiences(rc: dict, **context) -> dict:
         """Exports the night's audiences (CSV + Parquet, contacts masked) and announces them as an Asset event."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         result = nightly.publish_audiences(rc)
         context["outlet_events"][AUDIENCES].extra = {"data_date": rc["data_date"], "run_id": rc["run_id"]}
@@ -115,14 +115,14 @@ with DAG(
     @task(pool="channeltalk_api")
     def sync_audiences(rc: dict) -> dict:
         """Diff-based audience sync to Channel Talk (profiles, tags, unsubscribe flags)."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.sync_audiences(rc)
 
     @task(trigger_rule="all_done", pool="duckdb_writer")
     def report(rc: dict) -> dict:
         """Marketing-cycle HTML report, dbt docs and the run summary (also written when an upstream task failed)."""
-        from include.pipeline import nightly
+        from pipeline import nightly
 
         return nightly.report(rc)
 

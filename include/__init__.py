@@ -1,3 +1,3 @@
-"""The CRM pipeline's product code outside activation and the quality gates: core (settings, rules, connections,
-contracts, PII, HTTP), extraction, marketer outputs and the task logic the DAGs call; plus supporting files
-(campaign YAML, Airflow pools)."""
+"""Shared product code at the bottom of the import direction: core (settings, connections, contracts, business rules,
+time zone, PII, HTTP) and extraction (dlt sources); plus supporting files (campaign YAML, Airflow pools).
+Nothing here imports the task logic, outputs, activation or quality gates above it."""

@@ -126,13 +126,13 @@ class Emulators:
 
 
 def run_plan(plan: list[dict], env: dict[str, str], log_path: Path) -> list[dict]:
-    """Runs DAGs in one Airflow child process (see :mod:`include.pipeline.dagrun`); streams its log to a file."""
+    """Runs DAGs in one Airflow child process (see :mod:`pipeline.dagrun`); streams its log to a file."""
     plan_file = log_path.with_suffix(".plan.json")
     plan_file.write_text(json.dumps(plan, indent=2))
     results = []
     with log_path.open("a") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "include.pipeline.dagrun", str(plan_file)],
+            [sys.executable, "-m", "pipeline.dagrun", str(plan_file)],
             stdout=subprocess.PIPE,
             stderr=log,
             env=env,
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     second = (run_dir / "summary.json").is_file()
 
-    from include.pipeline.summary import ledger_counts
+    from pipeline.summary import ledger_counts
 
     first_ref = datetime.combine(nights[0] + timedelta(days=1), dtime(0, 0), tzinfo=KST)
     _print(f"[demo] starting the API emulators (simulated clock {first_ref.isoformat()})")

@@ -116,7 +116,7 @@ def test_dag_file_does_no_io_at_import(dag_file):
 
 def test_one_campaign_dag_per_campaign_file_with_its_own_schedule(dagbag):
     from activation.config import load_config
-    from include.pipeline.assets import AUDIENCES
+    from pipeline.assets import AUDIENCES
 
     campaigns = load_config().campaigns
     assert len(campaigns) >= 10

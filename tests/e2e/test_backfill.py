@@ -1,6 +1,6 @@
 """A backfill of seven past dates produces the same marts as seven separate nightly runs.
 
-Both sides go through the storefront/messaging emulators and the same task functions (include/pipeline/local.py):
+Both sides go through the storefront/messaging emulators and the same task functions (pipeline/local.py):
 side A runs the nightly cycle for each of the seven dates in turn, the emulators' clock at each date's end; side B
 extracts once up to the last date and rebuilds all seven dates in one dbt build (``backfill_start_date``). Tables whose
 rows are per date are compared on the seven dates; all others in full. The consent snapshot is left out: it records
@@ -67,7 +67,7 @@ def _table_hashes(warehouse: Path) -> dict[str, tuple]:
 
 
 def test_backfill_of_seven_dates_equals_seven_nightly_runs(tmp_path, monkeypatch) -> None:
-    from include.pipeline import local
+    from pipeline import local
     from testbed.emulators.runner import run_emulators
     from testbed.shop import generate_shop
 

@@ -3,7 +3,7 @@ the run stops with a report naming the fault, campaign sends refuse to run, and 
 
 The sources are the ones the pipeline really reads: the event drop files and the storefront the Cafe24 emulator serves.
 A clean night before the faulty one gives the volume checks their history. The pipeline is the nightly task functions
-in DAG order (include/pipeline/local.py); the DAG's wiring (gates upstream of dbt, publishing and sends) is checked in
+in DAG order (pipeline/local.py); the DAG's wiring (gates upstream of dbt, publishing and sends) is checked in
 tests/dags.
 """
 
@@ -45,7 +45,7 @@ def _use(monkeypatch, root: Path) -> None:
 @pytest.fixture(scope="module")
 def clean_base(tmp_path_factory) -> Path:
     """A shop and a warehouse after one clean night (the day before the faulty one)."""
-    from include.pipeline import local
+    from pipeline import local
     from testbed.emulators.runner import run_emulators
     from testbed.shop import generate_shop
 
@@ -138,8 +138,8 @@ def test_a_source_fault_fails_the_raw_gate_and_nothing_is_sent(
     fault, clean_base, tmp_path, monkeypatch
 ) -> None:
     from expectations import GateFailedError
-    from include.pipeline import local
-    from include.pipeline.campaign_runs import audiences_published
+    from pipeline import local
+    from pipeline.campaign_runs import audiences_published
     from testbed.emulators.runner import run_emulators
 
     root = tmp_path / "run"
@@ -179,7 +179,7 @@ def test_an_opted_out_customer_in_a_send_list_stops_the_send(clean_base, tmp_pat
     from activation.api import campaigns_due, plan_and_send
     from activation.ledger import Ledger
     from expectations import GateFailedError, validate_send_list
-    from include.pipeline import local
+    from pipeline import local
     from testbed.emulators.runner import run_emulators
 
     root = tmp_path / "run"

@@ -52,7 +52,7 @@ def test_image_is_built_from_the_project_not_pip_additional_requirements(compose
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "uv.lock" in dockerfile and "uv export --frozen" in dockerfile
     assert "dbt parse" in dockerfile, "the image must carry a parsed manifest for fast DAG parsing"
-    for folder in ["activation", "include", "expectations", "dbt_project", "dags"]:
+    for folder in ["pipeline", "outputs", "activation", "include", "expectations", "dbt_project", "dags"]:
         assert f"COPY --chown=airflow:0 {folder}" in dockerfile
         assert (ROOT / folder).is_dir()
 
@@ -60,7 +60,16 @@ def test_image_is_built_from_the_project_not_pip_additional_requirements(compose
 def test_project_folders_are_mounted_and_metadata_db_is_postgres(compose):
     svc = compose["services"]["airflow-scheduler"]
     targets = {v.split(":")[1] for v in svc["volumes"]}
-    for folder in ["dags", "dbt_project", "include", "activation", "expectations", "data"]:
+    for folder in [
+        "dags",
+        "dbt_project",
+        "pipeline",
+        "outputs",
+        "include",
+        "activation",
+        "expectations",
+        "data",
+    ]:
         assert f"/opt/crm/{folder}" in targets, folder
     env = svc["environment"]
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
@@ -121,10 +130,12 @@ def test_the_production_image_holds_no_testbed_code(compose):
         chain.append(name)
         name = stages[name]["base"]
     copied = [src for n in chain for src in stages[n]["copies"]]
-    assert {"activation", "include", "expectations", "dags", "dbt_project"} <= set(copied)
+    assert {"pipeline", "outputs", "activation", "include", "expectations", "dags", "dbt_project"} <= set(
+        copied
+    )
     assert not {"testbed", "benchmarks", "tests", "."} & set(copied), copied
     # nothing in what is shipped is emulator, sample-shop or synthetic-data code, nor imports it
-    for folder in ("activation", "include", "expectations", "dags"):
+    for folder in ("pipeline", "outputs", "activation", "include", "expectations", "dags"):
         for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert "import testbed" not in text and "from testbed" not in text, path
@@ -136,4 +147,4 @@ def test_the_production_image_holds_no_testbed_code(compose):
     assert stages["testbed"]["copies"] == ["testbed"]
     # the wheel packages only the product
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'packages = ["activation", "include", "expectations"]' in pyproject
+    assert 'packages = ["pipeline", "outputs", "activation", "expectations", "include"]' in pyproject

@@ -18,7 +18,7 @@ from activation.config.loader import load_config
 from activation.config.models import Campaign
 from include.core.pii import hash_contact
 from include.core.timezone import KST
-from include.outputs.exports import ExportError, export_audiences
+from outputs.exports import ExportError, export_audiences
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from include.outputs import labels as L
-from include.outputs.report import build_report
-from include.outputs.report.build import fmt_krw, fmt_pp
-from include.outputs.report.data import verdict
+from outputs import labels as L
+from outputs.report import build_report
+from outputs.report.build import fmt_krw, fmt_pp
+from outputs.report.data import verdict
 
 KST = ZoneInfo("Asia/Seoul")
 SEG = ("G1", "G2", "G3", "G4")

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 from browser_support import DRAWN_JS, launch, open_report, platform_fonts
 
-from include.outputs import labels as L
-from include.outputs.report import build_report
+from outputs import labels as L
+from outputs.report import build_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

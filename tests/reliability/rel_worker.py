@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
         import activation.api  # noqa: F401
         import expectations  # noqa: F401
-    from include.pipeline import local
+    from pipeline import local
 
     clock_at = None
     for phase, day in args.steps:

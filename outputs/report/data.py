@@ -16,7 +16,7 @@ from typing import Any
 
 from include.core.pii import mask_text
 from include.core.timezone import TIMEZONE
-from include.outputs.labels import (
+from outputs.labels import (
     CHANNEL_ORDER,
     CHANNELS,
     GATE_ORDER,

@@ -1,6 +1,6 @@
 """Task logic of ``crm_nightly``: one function per task, each taking and returning JSON-serialisable dicts (XCom).
 
-Every function derives its time from the run context (:mod:`include.pipeline.runctx`), never from the wall clock.
+Every function derives its time from the run context (:mod:`pipeline.runctx`), never from the wall clock.
 Heavy libraries are imported here, inside the functions' modules, never in the DAG file.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core.settings import get_settings
-from include.pipeline.runctx import RunContext, from_airflow
+from pipeline.runctx import RunContext, from_airflow
 
 log = logging.getLogger("crm.nightly")
 
@@ -165,7 +165,7 @@ def marts_gate(rc_d: dict) -> dict:
 
 def publish_audiences(rc_d: dict) -> dict:
     """Exports the audiences of the date (CSV + Parquet, contacts masked) into the run's folder."""
-    from include.outputs.exports import export_audiences
+    from outputs.exports import export_audiences
 
     rc = _rc(rc_d)
     st = get_settings()
@@ -191,7 +191,7 @@ def sync_audiences(rc_d: dict) -> dict:
 
 def report(rc_d: dict) -> dict:
     """Builds the marketing-cycle report, dbt docs and the run summary (also after a failed upstream task)."""
-    from include.pipeline.summary import write_run_outputs
+    from pipeline.summary import write_run_outputs
 
     rc = _rc(rc_d)
     return write_run_outputs(rc)

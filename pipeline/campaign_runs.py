@@ -17,7 +17,7 @@ from typing import Any
 
 from include.core.settings import get_settings
 from include.core.timezone import KST
-from include.pipeline.runctx import RunContext, for_date
+from pipeline.runctx import RunContext, for_date
 
 log = logging.getLogger("crm.campaigns")
 
@@ -31,7 +31,7 @@ def configured_campaigns() -> list[Any]:
 
 def campaign_run_context(context: dict[str, Any], scheduled: bool) -> dict:
     """The run context of a campaign DAG run (see the module doc for how the data date is chosen)."""
-    from include.pipeline.runctx import from_airflow
+    from pipeline.runctx import from_airflow
 
     dag_run = context.get("dag_run")
     conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from include.core.pii import mask_text
-from include.outputs import labels as L
-from include.outputs.report import charts
-from include.outputs.report.data import collect
+from outputs import labels as L
+from outputs.report import charts
+from outputs.report.data import collect
 
 log = logging.getLogger(__name__)
 

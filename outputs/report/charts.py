@@ -1,4 +1,4 @@
-"""Plotly figures of the report, drawn only from the section dicts of :mod:`include.outputs.report.data`.
+"""Plotly figures of the report, drawn only from the section dicts of :mod:`outputs.report.data`.
 
 Each function returns a figure as a plain dict (``data`` + ``layout``), or ``None`` when its section has nothing to
 draw (the page then shows the section's empty-state message). Rates stay fractions (axes format them as %), so the
@@ -11,7 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from include.outputs.labels import (
+from outputs.labels import (
     CHANNEL_COLORS,
     FONT_STACK,
     HIGHLIGHT_CHANNEL,

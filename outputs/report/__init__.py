@@ -5,6 +5,6 @@ renders ``templates/report.html.j2`` with plotly.js, the styles and every number
 disk with no network. docs/outputs.md describes each section for marketers.
 """
 
-from include.outputs.report.build import build_report
+from outputs.report.build import build_report
 
 __all__ = ["build_report"]

@@ -6,8 +6,8 @@ the marts gate, publishing, audience sync, the report), except that dbt runs as 
 per model; ``run_campaigns(D)`` does what the due ``crm_campaign__*`` DAGs do. ``run_backfill(D0, D1)`` extracts up to
 ``D1`` and rebuilds every date from ``D0`` in one dbt build (``backfill_start_date``).
 
-    python -m include.pipeline.local nightly --date 2026-11-22 [--campaigns]
-    python -m include.pipeline.local backfill --from 2026-11-16 --to 2026-11-22
+    python -m pipeline.local nightly --date 2026-11-22 [--campaigns]
+    python -m pipeline.local backfill --from 2026-11-16 --to 2026-11-22
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from include.core.settings import get_settings
-from include.pipeline import campaign_runs, nightly
-from include.pipeline.runctx import RunContext, for_date
+from pipeline import campaign_runs, nightly
+from pipeline.runctx import RunContext, for_date
 
 log = logging.getLogger("crm.local")
 
@@ -74,7 +74,7 @@ def run_nightly(
     nightly.publish_audiences(rcd)
     nightly.sync_audiences(rcd)
     if with_report:
-        from include.pipeline.summary import write_run_outputs
+        from pipeline.summary import write_run_outputs
 
         write_run_outputs(rc, with_dbt_docs=False)
     return {"run": rcd, "extract": results}
@@ -110,9 +110,7 @@ def run_backfill(start: date, end: date) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m include.pipeline.local", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m pipeline.local", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     n = sub.add_parser("nightly")
     n.add_argument("--date", type=date.fromisoformat, required=True)

@@ -1,7 +1,7 @@
 """Command line for the nightly outputs (what the DAG's tasks call, by hand).
 
-    python -m include.outputs export --date 2026-11-22 [--warehouse W] [--out DIR] [--contact-mode mask|hash|plain]
-    python -m include.outputs report --date 2026-11-22 --run-id manual__1 [--warehouse W] [--out FILE]
+    python -m outputs export --date 2026-11-22 [--warehouse W] [--out DIR] [--contact-mode mask|hash|plain]
+    python -m outputs report --date 2026-11-22 --run-id manual__1 [--warehouse W] [--out FILE]
 
 Defaults come from :mod:`include.core.settings` (``CRM_*`` env vars): the warehouse file, ``runs/<D>/`` for the files.
 Prints a JSON summary (with the seconds taken and, for the report, its size).
@@ -20,7 +20,7 @@ from include.core.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.outputs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m outputs", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("export", "report"):
         p = sub.add_parser(name)
@@ -36,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = args.warehouse or st.warehouse
     started = time.perf_counter()
     if args.command == "export":
-        from include.outputs.exports import export_audiences
+        from outputs.exports import export_audiences
 
         out = export_audiences(warehouse, args.date, args.out or st.runs, contact_mode=args.contact_mode,
                                campaigns=args.campaigns)  # fmt: skip
     else:
-        from include.outputs.report import build_report
+        from outputs.report import build_report
 
         target = args.out or st.run_dir(args.date.isoformat()) / "report.html"
         quality = args.quality_dir or st.run_dir(args.date.isoformat()) / "quality"

@@ -1,9 +1,9 @@
 """What marketers open every morning: the nightly audience files and the marketing-cycle report.
 
-- :func:`include.outputs.exports.export_audiences` writes every audience model, each G1–G4 segment and each
+- :func:`outputs.exports.export_audiences` writes every audience model, each G1–G4 segment and each
   campaign-ready audience of a data date as CSV (UTF-8 with BOM, for Excel) and Parquet, contacts masked or hashed,
   with a manifest of row counts and checksums, replacing the date's folder atomically;
-- :func:`include.outputs.report.build_report` writes one self-contained HTML page (Korean, Plotly charts inlined)
+- :func:`outputs.report.build_report` writes one self-contained HTML page (Korean, Plotly charts inlined)
   and ``report.json`` with the same numbers.
 
 Both read the warehouse read-only and never the wall clock: a rerun of a date writes the same files.
@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from include.outputs.exports import export_audiences
-    from include.outputs.report import build_report
+    from outputs.exports import export_audiences
+    from outputs.report import build_report
 
 __all__ = ["build_report", "export_audiences"]
 
-_LAZY = {"export_audiences": "include.outputs.exports", "build_report": "include.outputs.report"}
+_LAZY = {"export_audiences": "outputs.exports", "build_report": "outputs.report"}
 
 
 def __getattr__(name: str) -> Any:

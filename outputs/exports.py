@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from include.core.pii import hash_contact, mask_email, mask_phone
 from include.core.timezone import TIMEZONE
-from include.outputs.labels import SEGMENT_ORDER, SEGMENTS
+from outputs.labels import SEGMENT_ORDER, SEGMENTS
 
 if TYPE_CHECKING:
     from activation.config.loader import ActivationConfig

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core.settings import get_settings
-from include.pipeline.runctx import RunContext
+from pipeline.runctx import RunContext
 
 log = logging.getLogger("crm.summary")
 
@@ -154,7 +154,7 @@ def build_dbt_docs(run_dir: Path, data_date: str) -> Path | None:
 
 def write_run_outputs(rc: RunContext, *, with_dbt_docs: bool = True) -> dict[str, Any]:
     """Writes ``summary.json``/``summary.txt``, the HTML report and dbt docs for the run; returns the summary."""
-    from include.outputs.report import build_report
+    from outputs.report import build_report
 
     st = get_settings()
     run_dir = st.run_dir(rc.ds)

@@ -1,6 +1,6 @@
 """Runs DAGs for given dates the way ``airflow dags test`` does, several in one process (one Airflow start-up).
 
-``python -m include.pipeline.dagrun plan.json`` reads ``[{"dag_id", "logical_date", "conf"?, "emulator_clock"?}, …]``,
+``python -m pipeline.dagrun plan.json`` reads ``[{"dag_id", "logical_date", "conf"?, "emulator_clock"?}, …]``,
 runs each with ``DAG.test`` (the scheduler-free executor behind ``airflow dags test``), optionally moving the API
 emulators' simulated clock first, and prints one ``DAGRUN {json}`` line per run with its final state and task states.
 Used by the demo and the end-to-end tests; engineers use ``airflow dags test`` or the scheduler directly.
@@ -65,7 +65,7 @@ def run_plan(plan: list[dict[str, Any]], dags_folder: str | None = None) -> list
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: python -m include.pipeline.dagrun PLAN.json", file=sys.stderr)
+        print("usage: python -m pipeline.dagrun PLAN.json", file=sys.stderr)
         return 2
     plan = json.loads(Path(args[0]).read_text())
     results = run_plan(plan)
