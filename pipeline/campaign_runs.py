@@ -37,8 +37,7 @@ def campaign_run_context(context: dict[str, Any], scheduled: bool) -> dict:
     conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
     run_id = context.get("run_id") or getattr(dag_run, "run_id", "unknown")
     if scheduled and not conf.get("data_date"):
-        tz = KST
-        fire = (context.get("logical_date") or context["data_interval_end"]).astimezone(tz)
+        fire = (context.get("logical_date") or context["data_interval_end"]).astimezone(KST)
         rc = for_date(fire.date() - timedelta(days=1), run_id)
         return {**rc.to_dict(), "reference_time": fire.isoformat()}
     rc = from_airflow(context)

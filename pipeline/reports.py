@@ -19,9 +19,8 @@ def pull(context: dict[str, Any]) -> dict:
     from include.extract.messaging import extract_message_reports
     from include.extract.send_log import load_send_log
 
-    tz = KST
-    start: datetime = context["data_interval_start"].astimezone(tz)
-    end: datetime = context["data_interval_end"].astimezone(tz)
+    start: datetime = context["data_interval_start"].astimezone(KST)
+    end: datetime = context["data_interval_end"].astimezone(KST)
     reports = extract_message_reports(start, end)
     # statuses of the send day the reports belong to: the run date D whose messages go out on D+1
     run_date = start.date() - timedelta(days=1)

@@ -55,8 +55,7 @@ class RunContext:
 
 def for_date(data_date: date, run_id: str | None = None, *, is_backfill: bool = False) -> RunContext:
     """The run context of the nightly run for ``data_date`` (used by the CLI, tests and benchmarks)."""
-    tz = KST
-    start = datetime.combine(data_date, time(0, 0), tzinfo=tz)
+    start = datetime.combine(data_date, time(0, 0), tzinfo=KST)
     return RunContext(
         data_date=data_date,
         interval_start=start,
@@ -68,7 +67,6 @@ def for_date(data_date: date, run_id: str | None = None, *, is_backfill: bool = 
 
 def from_airflow(context: dict[str, Any]) -> RunContext:
     """Builds the run context from an Airflow task context (data interval, run id, run type)."""
-    tz = KST
     dag_run = context.get("dag_run")
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
@@ -88,11 +86,11 @@ def from_airflow(context: dict[str, Any]) -> RunContext:
                 if dd:
                     return for_date(date.fromisoformat(dd), context.get("run_id"))
         raise ValueError("run has neither a data interval nor a data_date (conf or asset event extra)")
-    start_local = start.astimezone(tz)
+    start_local = start.astimezone(KST)
     return RunContext(
         data_date=start_local.date(),
         interval_start=start_local,
-        interval_end=end.astimezone(tz),
+        interval_end=end.astimezone(KST),
         run_id=context.get("run_id") or getattr(dag_run, "run_id", "unknown"),
         is_backfill=_is_backfill(dag_run),
     )
