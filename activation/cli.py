@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 from datetime import date, datetime
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from activation.config import ConfigError, load_config
@@ -187,9 +188,13 @@ def cmd_consent_due(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+Extension = Callable[[Any], None]
+"""Adds subcommands to ``crm`` from a layer above activation (``pipeline.cli``): called with the subparsers object."""
+
+
+def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="crm", description="CRM activation: campaigns, previews, sends, syncs."
+        prog="crm", description="CRM pipeline: import, campaigns, previews, sends, syncs, erasure."
     )
     parser.add_argument("--dir", help="campaigns folder (default: CRM_CAMPAIGNS_DIR or include/campaigns)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -230,12 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = dated("consent-due", "customers whose advertising consent needs re-confirmation (2-year rule)")
     p.add_argument("--within-days", type=int, default=30)
     p.set_defaults(func=cmd_consent_due)
+    for extend in extensions:
+        extend(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``crm`` command."""
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extensions: Sequence[Extension] = ()) -> int:
+    """Run the activation commands (plus any ``extensions``); ``pipeline.cli.main`` is the ``crm`` entry point."""
+    args = build_parser(extensions).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     from include.core.pii import install_log_masking
 
