@@ -36,7 +36,12 @@ log = logging.getLogger(__name__)
 
 
 def _config(campaigns_dir: str | Path | None) -> ActivationConfig:
-    return load_config(campaigns_dir)
+    """The configuration without its broken campaign files (each logged): one bad file never stops the others
+    (``crm validate`` and the CLI's own load stay strict)."""
+    config = load_config(campaigns_dir, isolate_campaigns=True)
+    for file, issues in config.broken.items():
+        log.error("campaign file %s left out: %s", file, "; ".join(str(i) for i in issues))
+    return config
 
 
 def _paths(ledger_url: str | None, warehouse: str | Path | None) -> tuple[str, Path]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from activation.config.models import Campaign, FilterCondition
+from activation.filter_types import value_type_problem
 from include.core.rules import audience_columns
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,9 @@ class AudienceReader:
             unknown = sorted(({c.column for c in conditions} | set(required_columns)) - set(cols))
             if unknown:
                 raise AudienceError(f"{SCHEMA}.{model} has no column(s) {unknown} (has: {', '.join(cols)})")
+            for cond in conditions:  # a mistyped value is named here, never DuckDB's raw conversion error
+                if problem := value_type_problem(cond, cols[cond.column]):
+                    raise AudienceError(f"{SCHEMA}.{model}: filter on '{cond.column}': {problem}")
             dates = con.execute(
                 f"select distinct run_date from {SCHEMA}.{_quote(model)} where run_date is not null"
             ).fetchall()

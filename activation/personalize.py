@@ -1,31 +1,35 @@
 """Renders one customer's message for one campaign variant into the exact body a destination receives.
 
-Variables come from the audience row (with fallbacks), constants, dates relative to the send date, and built-ins
-(``#{쇼핑몰}``, ``#{링크}``). Advertising marks are added here for every advertising channel; AlimTalk renders the
-approved template exactly. The result says which message type goes out (SMS/LMS by byte length, ATA, CTA, PUSH,
+Variables come from the audience row (with fallbacks; customer values cleaned by
+:func:`activation.text.clean_value`), constants, dates relative to the send date, and built-ins (``#{쇼핑몰}``,
+``#{링크}``), all from :mod:`activation.config.variables`. Advertising marks are added here for every advertising
+channel; AlimTalk renders the approved template exactly. The result says which message type goes out (SMS/LMS by byte length, ATA, CTA, PUSH,
 EMAIL) or why it cannot (a reason code).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
-from activation.config.models import ActivationSettings, Campaign, Template, Variable, Variant
-from activation.text import (
+from activation.config.models import ActivationSettings, Campaign, Template, Variant
+from activation.config.variables import (  # noqa: F401 - re-exported: the values live with the configuration
+    CHANNEL_MEDIUM,
+    tracking_link,
+    variable_values,
+)
+from activation.text import (  # noqa: F401 - format_value re-exported
     AD_PREFIX,
     KAKAO_MAX_CHARS,
     euc_kr_unencodable,
+    format_value,
     mark_advertising,
     placeholders,
     render,
     sms_type,
+    strip_ad_marker,
 )
-
-CHANNEL_MEDIUM = {"alimtalk": "kakao", "friendtalk": "kakao", "sms": "sms", "push": "push", "email": "email"}
 
 
 @dataclass
@@ -39,68 +43,6 @@ class Rendered:
     fallback_type: str | None = None
     reason: str | None = None
     detail: str | None = None
-
-
-def format_value(value: Any) -> str:
-    """How a column value reads in a message (``10.0`` → ``10``, dates as ``YYYY-MM-DD``)."""
-    if isinstance(value, bool):
-        return "예" if value else "아니오"
-    if isinstance(value, float | Decimal):
-        return str(int(value)) if value == int(value) else f"{float(value):g}"
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def tracking_link(settings: ActivationSettings, campaign: Campaign, variant: str) -> str:
-    """The shop link with the utm parameters staging uses to credit a session to this campaign and variant."""
-    query = urlencode(
-        {
-            "utm_source": "crm",
-            "utm_medium": CHANNEL_MEDIUM[campaign.channel],
-            "utm_campaign": campaign.id,
-            "utm_content": variant,
-        }
-    )
-    return f"{settings.shop_url.rstrip('/')}/?{query}"
-
-
-def _value(var: Variable, row: dict[str, Any], send_at: datetime, tz: Any) -> str:
-    if var.column is not None:
-        raw = row.get(var.column)
-        text = "" if raw is None else format_value(raw)
-        if var.map is not None:  # codes become words; an unknown code is never printed raw
-            text = var.map.get(text, "")
-        return text if text else str(var.fallback)
-    if var.value is not None:
-        return format_value(var.value)
-    day = send_at.astimezone(tz).date() + timedelta(days=int(var.days_after_send or 0))
-    return day.strftime(var.format) if var.format else day.isoformat()
-
-
-def variable_values(
-    names: set[str],
-    campaign: Campaign,
-    settings: ActivationSettings,
-    row: dict[str, Any],
-    send_at: datetime,
-    variant: str,
-) -> dict[str, str]:
-    """Values of the named variables for one customer (campaign definitions win over global ones)."""
-    defs = {**settings.variables, **campaign.variables}
-    out: dict[str, str] = {}
-    for name in names:
-        if name in defs:
-            out[name] = _value(defs[name], row, send_at, settings.tz)
-        elif name == "쇼핑몰":
-            out[name] = settings.shop_name
-        elif name == "링크":
-            out[name] = tracking_link(settings, campaign, variant)
-        else:  # the loader rejects undefined variables; this guards direct use
-            raise KeyError(f"variable '#{{{name}}}' is not defined")
-    return out
 
 
 def variable_columns(
@@ -188,8 +130,8 @@ def render_message(
         )
 
     title = subject or settings.shop_name
-    if advertising and not title.startswith(AD_PREFIX):
-        title = f"{AD_PREFIX} {title}"
+    if advertising:  # a marker the marketer typed ("[광고] …") is replaced, never doubled
+        title = f"{AD_PREFIX} {strip_ad_marker(title)}"
     mtype = "PUSH" if campaign.channel == "push" else "EMAIL"
     payload: dict[str, Any] = {"type": mtype, "title": title, "text": text}
     if variant.buttons:

@@ -8,6 +8,7 @@ from typing import Any
 
 from activation.audience import AudienceError, AudienceReader, trigger_conditions
 from activation.config.loader import ActivationConfig
+from activation.filter_types import value_type_problem
 from activation.personalize import variable_columns
 from activation.planning.policies import CONSENT_COLUMN, _as_date
 
@@ -39,6 +40,8 @@ def check_against_warehouse(config: ActivationConfig, warehouse: str | Path | No
                 problems.append(
                     f"{file}: audience.filter[{i}].column: '{cond.column}' is not a column of {c.audience.model}"
                 )
+            elif problem := value_type_problem(cond, cols[cond.column]):
+                problems.append(f"{file}: audience.filter[{i}].value: {problem} ({c.audience.model})")
         for cond in trigger_conditions(c):
             if cond.column not in cols:
                 problems.append(
@@ -71,6 +74,9 @@ def check_against_warehouse(config: ActivationConfig, warehouse: str | Path | No
         for col in [*sp.profile.values(), *sp.tag_columns, *(f.column for f in sp.audience.filter)]:
             if col not in cols:
                 problems.append(f"settings.yml: syncs[{i}]: '{col}' is not a column of {sp.audience.model}")
+        for j, cond in enumerate(sp.audience.filter):
+            if cond.column in cols and (problem := value_type_problem(cond, cols[cond.column])):
+                problems.append(f"settings.yml: syncs[{i}].audience.filter[{j}].value: {problem}")
     return problems
 
 

@@ -9,10 +9,16 @@ audiences of the previous day.
 **wait_for_audiences → preview → send_list_gate → send → record**: the preview (dry run) and the gate's report land in
 `data/runs/<date>/campaigns/<id>/`; the gate stops the send when the list breaks a rule (consent, night-time, `(광고)`
 marking, opted-out/holdout/control customers, size). Sends are idempotent per (campaign, date, customer, step).
+
+A campaign file that does not validate disables that campaign only: its DAG (`crm_campaign__<file name>`, tag
+`config-error`) has one task, `config_error`, that fails with the file's problems each night (the audiences event),
+so the error shows in the UI and raises the failure alert; every other campaign keeps running. A broken
+`settings.yml` or `templates.yml` concerns every campaign and fails this file's import.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pendulum
@@ -21,7 +27,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, task
 from include.core.timezone import TIMEZONE
 from pipeline.alerts import task_failure_alert
 from pipeline.assets import AUDIENCES
-from pipeline.campaign_runs import configured_campaigns
+from pipeline.campaign_runs import campaign_files
 
 DEFAULT_ARGS = {
     "owner": "crm-marketing",
@@ -96,5 +102,43 @@ def build(campaign) -> DAG:
     return dag
 
 
-for _campaign in configured_campaigns():
+def build_broken(dag_id: str, file: str, problems: str) -> DAG:
+    """The DAG of a campaign file that does not validate: one task that fails with the file's problems."""
+    with DAG(
+        dag_id=dag_id,
+        doc_md=f"{__doc__}\n\n**`{file}` is invalid — this campaign is disabled:**\n\n```\n{problems}\n```",
+        schedule=[AUDIENCES],
+        start_date=pendulum.datetime(2026, 8, 1, tz=TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["crm", "campaign", "config-error"],
+        is_paused_upon_creation=False,
+    ) as dag:
+
+        @task(retries=0)
+        def config_error() -> None:
+            from pipeline.campaign_runs import config_error as fail
+
+            fail(file)
+
+        config_error()
+    return dag
+
+
+def broken_dag_id(file: str, taken: set[str]) -> str:
+    """``crm_campaign__<file stem>`` (characters Airflow refuses become ``_``), unique among ``taken``."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", file.rsplit(".", 1)[0]) or "unnamed"
+    dag_id, n = f"crm_campaign__{stem}", 1
+    while dag_id in taken:
+        n += 1
+        dag_id = f"crm_campaign__{stem}_{n}"
+    return dag_id
+
+
+_campaigns, _broken = campaign_files()
+for _campaign in _campaigns:
     globals()[f"crm_campaign__{_campaign.id}"] = build(_campaign)
+for _file, _problems in sorted(_broken.items()):
+    _dag_id = broken_dag_id(_file, set(globals()))
+    globals()[_dag_id] = build_broken(_dag_id, _file, _problems)

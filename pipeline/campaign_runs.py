@@ -23,10 +23,41 @@ log = logging.getLogger("crm.campaigns")
 
 
 def configured_campaigns() -> list[Any]:
-    """The campaigns of the configured folder (``CRM_CAMPAIGNS_DIR``): one DAG each."""
+    """The valid campaigns of the configured folder (``CRM_CAMPAIGNS_DIR``): one DAG each."""
+    return campaign_files()[0]
+
+
+def campaign_files() -> tuple[list[Any], dict[str, str]]:
+    """The valid campaigns, and each broken campaign file with its problems (one per line).
+
+    A broken campaign file disables that campaign only: it gets a DAG whose one task fails with these problems
+    (``dags/crm_campaign.py``); a broken ``settings.yml``/``templates.yml`` concerns every campaign and raises.
+    """
     from activation.config import load_config
 
-    return list(load_config(get_settings().campaigns_dir).campaigns)
+    config = load_config(get_settings().campaigns_dir, isolate_campaigns=True)
+    broken = {file: "\n".join(str(i) for i in issues) for file, issues in config.broken.items()}
+    return list(config.campaigns), broken
+
+
+def config_error(file: str) -> None:
+    """The task of a broken campaign file's DAG: fails with the file's problems (re-read, so a fixed file says so)."""
+    from activation.config import ConfigError, load_config
+
+    try:
+        config = load_config(get_settings().campaigns_dir, isolate_campaigns=True)
+    except ConfigError as exc:
+        raise RuntimeError(f"campaign file {file}: the campaigns folder is invalid:\n{exc}") from None
+    now = config.broken.get(file)
+    if now is None:
+        log.warning(
+            "campaign file %s is valid now; its campaign DAG replaces this one at the next parse", file
+        )
+        return
+    raise RuntimeError(
+        f"campaign file {file} is invalid; this campaign is disabled until it is fixed "
+        f"(`crm validate` lists the same):\n" + "\n".join(f"  - {i}" for i in now)
+    )
 
 
 def campaign_run_context(context: dict[str, Any], scheduled: bool) -> dict:
@@ -104,7 +135,7 @@ def planned_send_list(campaign_id: str, rc: RunContext, ref: datetime) -> Any:
     from activation.send_list import SendList
 
     st = get_settings()
-    config = load_config(st.campaigns_dir)
+    config = load_config(st.campaigns_dir, isolate_campaigns=True)  # a broken file never stops this campaign
     ledger = Ledger(st.ledger)
     try:
         plan = build_plan(

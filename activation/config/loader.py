@@ -2,7 +2,12 @@
 
 Every file is read and checked; all problems of all files are collected into one :class:`ConfigError` naming the
 file, the field and the reason. A bad file is never skipped silently, and nothing here crashes on odd input: any
-exception while reading a file becomes an issue for that file.
+exception while reading a file becomes an issue for that file. What the messages say is checked too, rendered with
+their fallbacks (:mod:`activation.config.content_checks`: advertising by content, SMS characters and length).
+
+``load_config(isolate_campaigns=True)`` is for the runtime (the campaign DAGs): a broken *campaign* file leaves that
+campaign out and is listed in :attr:`ActivationConfig.broken`, so one bad file never stops the other campaigns;
+problems of ``settings.yml`` or ``templates.yml`` concern every campaign and still raise. ``crm validate`` is strict.
 """
 
 from __future__ import annotations
@@ -14,16 +19,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from activation.config.content_checks import ReviewRecord, check_content
 from activation.config.errors import ConfigError, ConfigIssue
 from activation.config.models import ActivationSettings, Campaign, Template, TemplatesFile
+from activation.config.variables import BUILTIN_VARIABLES
 from activation.text import placeholders
 
 SETTINGS_FILE = "settings.yml"
 TEMPLATES_FILE = "templates.yml"
 RESERVED_FILES = {SETTINGS_FILE, TEMPLATES_FILE}
-
-# Variables every message may use without declaring them (filled in by activation.personalize).
-BUILTIN_VARIABLES = frozenset({"쇼핑몰", "링크"})
 
 
 @dataclass
@@ -35,6 +39,10 @@ class ActivationConfig:
     campaigns: list[Campaign]
     directory: Path
     files: dict[str, str] = field(default_factory=dict)  # campaign id -> file name
+    # campaign id -> the recorded decision that its advertising-looking content is informational
+    reviews: dict[str, ReviewRecord] = field(default_factory=dict)
+    # campaign file -> its problems; only with load_config(isolate_campaigns=True), those campaigns are left out
+    broken: dict[str, list[ConfigIssue]] = field(default_factory=dict)
 
     def campaign(self, campaign_id: str) -> Campaign:
         for c in self.campaigns:
@@ -162,7 +170,7 @@ def _cross_check(
     settings: ActivationSettings | None,
     templates: dict[str, Template] | None,
     issues: list[ConfigIssue],
-) -> None:
+) -> ReviewRecord | None:
     stem = Path(file).stem
     if campaign.id != stem:
         issues.append(
@@ -210,10 +218,17 @@ def _cross_check(
                     f"variable '#{{{name}}}' is not defined: add it under variables (with a fallback) here or in {SETTINGS_FILE}",
                 )
             )
+    if settings is None or templates is None:
+        return None
+    return check_content(campaign, file, settings, templates, issues)
 
 
-def load_config(directory: str | Path | None = None) -> ActivationConfig:
-    """Reads and validates the whole campaigns folder; raises :class:`ConfigError` listing every problem."""
+def load_config(directory: str | Path | None = None, *, isolate_campaigns: bool = False) -> ActivationConfig:
+    """Reads and validates the whole campaigns folder; raises :class:`ConfigError` listing every problem.
+
+    With ``isolate_campaigns`` a campaign file with problems is left out and listed in ``broken`` instead (the
+    folder's global files must still be valid).
+    """
     if directory is None:
         from include.core.settings import get_settings
 
@@ -226,29 +241,56 @@ def load_config(directory: str | Path | None = None) -> ActivationConfig:
     templates = _load_templates(directory, issues)
     campaigns: list[Campaign] = []
     files: dict[str, str] = {}
+    reviews: dict[str, ReviewRecord] = {}
+    broken: dict[str, list[ConfigIssue]] = {}
     paths = sorted(
         p for p in directory.iterdir() if p.suffix in (".yml", ".yaml") and p.name not in RESERVED_FILES
     )
     for path in paths:
-        data = _read_yaml(path, issues)
-        if data is None:
-            continue
-        campaign = _validate(Campaign, data, path.name, issues)
-        if campaign is None:
-            continue
-        if campaign.id in files:
-            issues.append(
-                ConfigIssue(
-                    path.name, "id", f"duplicate campaign id '{campaign.id}' (also in {files[campaign.id]})"
-                )
+        mine: list[ConfigIssue] = []
+        campaign, review = _load_campaign(path, files, settings, templates, mine)
+        if mine:
+            broken[path.name] = mine
+        elif campaign is not None:
+            files[campaign.id] = path.name
+            campaigns.append(campaign)
+            if review is not None:
+                reviews[campaign.id] = review
+    campaign_issues = [i for found in broken.values() for i in found]
+    if issues or settings is None or templates is None or (campaign_issues and not isolate_campaigns):
+        raise ConfigError(issues + campaign_issues)
+    return ActivationConfig(settings, templates, campaigns, directory, files, reviews, broken)
+
+
+def _load_campaign(
+    path: Path,
+    files: dict[str, str],
+    settings: ActivationSettings | None,
+    templates: dict[str, Template] | None,
+    issues: list[ConfigIssue],
+) -> tuple[Campaign | None, ReviewRecord | None]:
+    """One campaign file: parsed, validated and cross-checked; its problems are appended to ``issues``."""
+    data = _read_yaml(path, issues)
+    if data is None:
+        return None, None
+    campaign = _validate(Campaign, data, path.name, issues)
+    if campaign is None:
+        return None, None
+    if campaign.id in files:
+        issues.append(
+            ConfigIssue(
+                path.name, "id", f"duplicate campaign id '{campaign.id}' (also in {files[campaign.id]})"
             )
-            continue
-        _cross_check(campaign, path.name, settings, templates, issues)
-        files[campaign.id] = path.name
-        campaigns.append(campaign)
-    if issues or settings is None or templates is None:
-        raise ConfigError(issues)
-    return ActivationConfig(settings, templates, campaigns, directory, files)
+        )
+        return None, None
+    try:
+        review = _cross_check(campaign, path.name, settings, templates, issues)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # odd input never crashes the loader
+        issues.append(
+            ConfigIssue(path.name, "(file)", f"cannot check the content: {type(exc).__name__}: {exc}")
+        )
+        return None, None
+    return campaign, review
 
 
 def load_campaigns(path: str | Path | None = None) -> list[Campaign]:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from activation.text import AD_PREFIX, placeholders, sms_bytes
+from activation.text import placeholders, sms_bytes
 from include.core.timezone import KST, TIMEZONE
 
 Channel = Literal["alimtalk", "friendtalk", "sms", "push", "email"]
@@ -135,6 +135,39 @@ class ScheduleTrigger(_Strict):
                 f"cron '{value}' fires more than once a day; a campaign sends at most once per date"
             )
         return value
+
+    @model_validator(mode="after")
+    def _business_clock(self) -> ScheduleTrigger:
+        """A cron is read on the business clock: another zone would move the send to another Korean day."""
+        if _same_clock(self.timezone, TIMEZONE):
+            return self
+        from croniter import croniter
+
+        zone = ZoneInfo(self.timezone)
+        fire = croniter(self.cron, datetime(2026, 1, 5, tzinfo=zone)).get_next(datetime)
+        fire = fire if fire.tzinfo else fire.replace(tzinfo=zone)
+        local = fire.astimezone(KST)
+        raise _fail(
+            "timezone",
+            f"'{self.timezone}' is not the business timezone {TIMEZONE}: campaigns are planned, dated and checked "
+            f"against the night rule on the {TIMEZONE} calendar, so a cron in another zone silently moves the send "
+            f"(here {fire:%a %H:%M} {self.timezone} is {local:%a %H:%M} in {TIMEZONE}); write the cron in "
+            f"{TIMEZONE} local time and drop the timezone (or set timezone: {TIMEZONE})",
+        )
+
+
+def _same_clock(zone: str, business: str) -> bool:
+    """True when ``zone`` shows the same local time as ``business`` all year round for the coming years."""
+    if zone == business:
+        return True
+    a, b = ZoneInfo(zone), ZoneInfo(business)
+    for year in range(2026, 2036):
+        for month in range(1, 13):
+            for day in (1, 15):
+                at = datetime(year, month, day, 12, tzinfo=a)
+                if at.utcoffset() != at.astimezone(b).utcoffset():
+                    return False
+    return True
 
 
 class _Triggered(_Strict):
@@ -269,6 +302,19 @@ class Goal(_Strict):
     attribution_days: int = Field(3, ge=1, le=90)
 
 
+class AdvertisingReview(_Strict):
+    """A recorded decision that an informational campaign whose content reads as advertising is information.
+
+    The law looks at the content (정보통신망법 §50); this override names who took the decision and when, and is
+    printed with every plan of the campaign (its warnings, the run summary in the ledger, the campaign's run files).
+    """
+
+    decision: Literal["informational"]
+    approved_by: str = Field(min_length=2, max_length=100)
+    approved_on: date
+    reason: str = Field("", max_length=500)
+
+
 class Campaign(_Strict):
     """One campaign, as written in ``include/campaigns/<id>.yml``."""
 
@@ -293,6 +339,7 @@ class Campaign(_Strict):
     active_from: date | None = None
     active_until: date | None = None
     step: str = Field("main", pattern=r"^[a-z0-9_]{1,16}$")
+    advertising_review: AdvertisingReview | None = None
 
     @field_validator("variables")
     @classmethod
@@ -319,6 +366,11 @@ class Campaign(_Strict):
                     "audience.model",
                     f"trigger '{self.trigger.type}' reads audience model '{needed}', not '{self.audience.model}'",
                 )
+        if self.advertising_review is not None and self.kind != "informational":
+            raise _fail(
+                "advertising_review",
+                "an advertising review decides that content is informational; this campaign is kind: advertising",
+            )
         if self.exit_on_conversion and self.goal is None:
             raise _fail("exit_on_conversion", "exit_on_conversion needs a goal (the conversion event)")
         if self.active_from and self.active_until and self.active_from > self.active_until:
@@ -350,10 +402,6 @@ class Campaign(_Strict):
             raise _fail(f"{where}.template_id", f"{label}: template_id is only for alimtalk")
         if not v.text:
             raise _fail(f"{where}.text", f"{label}: text is required for channel {self.channel}")
-        if self.kind == "informational" and AD_PREFIX in v.text:
-            raise _fail(
-                f"{where}.text", f"{label}: informational text contains '{AD_PREFIX}'; set kind: advertising"
-            )
         if v.buttons and self.channel not in ("friendtalk", "push"):
             raise _fail(f"{where}.buttons", f"{label}: buttons are only for friendtalk and push")
         if self.channel == "friendtalk" and len(v.text) > 1000:

@@ -135,6 +135,9 @@ class Planner:
         self._opt_outs = p.OptOuts.of(self.ledger.opt_out_keys())
         for cp in plan.campaigns:
             cp.existing = by_campaign.get(cp.campaign.id, [])
+            review = self.config.reviews.get(cp.campaign.id)
+            if review is not None:  # recorded with every plan: preview, run summary (ledger runs), run files
+                cp.warnings.append(review.note())
             try:
                 self._plan_campaign(cp, run_date, reference_time, run_id)
             except (AudienceError, ConversionError) as exc:

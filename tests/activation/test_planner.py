@@ -91,7 +91,10 @@ def test_night_rule_hold_or_drop(tmp_path: Path, quiet: str) -> None:
     campaigns = {
         "night_ad": sms_campaign(trigger={"type": "schedule", "cron": "30 22 * * MON"}, quiet_hours=quiet),
         "night_info": sms_campaign(
-            trigger={"type": "schedule", "cron": "30 22 * * MON"}, kind="informational", priority=1
+            trigger={"type": "schedule", "cron": "30 22 * * MON"},
+            kind="informational",
+            priority=1,
+            message={"text": "#{이름}님, 주문하신 상품이 출발했어요 #{링크}"},
         ),
     }
     plan = make_plan(tmp_path, campaigns, {"audience_customers": rows}, settings={"daily_limit": 2})

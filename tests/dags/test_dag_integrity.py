@@ -140,3 +140,57 @@ def test_messaging_reports_dag_runs_hourly_during_the_sending_day(dagbag):
     assert dag.timetable.expression == "0 8-22 * * *"
     assert str(dag.timetable.timezone) == "Asia/Seoul"
     assert dag.get_task("pull_reports").pool == "duckdb_writer"
+
+
+def test_a_broken_campaign_file_disables_only_that_campaign(tmp_path, monkeypatch):
+    """One bad campaign file: the good campaign's DAG still imports and runs; the bad one gets a DAG whose task
+    fails with the file's problems (before: the whole DAG file failed to import, taking every campaign with it)."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    sys.path.insert(0, str(ROOT / "tests" / "activation"))
+    from act_helpers import build_warehouse, campaigns_dir, customer, sms_campaign
+
+    from include.core.settings import get_settings
+    from pipeline.runctx import for_date
+
+    folder = campaigns_dir(tmp_path, {"good_one": sms_campaign()})
+    (folder / "bad_one.yml").write_text("id: bad_one\nname: [unclosed\n", encoding="utf-8")
+    (folder / "labelled_info.yml").write_text(  # valid YAML, but promotional content labelled informational
+        "id: labelled_info\nname: x\naudience: {model: audience_customers}\n"
+        "trigger: {type: schedule, cron: '0 23 * * MON'}\nchannel: sms\nkind: informational\n"
+        "message: {text: '[광고] 50% 할인 쿠폰 #{링크}'}\n",
+        encoding="utf-8",
+    )
+    warehouse = build_warehouse(tmp_path / "wh.duckdb", {"audience_customers": [customer(1), customer(2)]})
+    monkeypatch.setenv("CRM_CAMPAIGNS_DIR", str(folder))
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CRM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("CRM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    get_settings.cache_clear()
+    try:
+        bag = DagBag(dag_folder=str(ROOT / "dags" / "crm_campaign.py"))
+        assert bag.import_errors == {}, bag.import_errors
+        assert set(bag.dags) == {
+            "crm_campaign__good_one",
+            "crm_campaign__bad_one",
+            "crm_campaign__labelled_info",
+        }
+        for dag_id in ("crm_campaign__bad_one", "crm_campaign__labelled_info"):
+            broken = bag.dags[dag_id]
+            assert broken.task_ids == ["config_error"] and "config-error" in broken.tags
+            assert broken.is_paused_upon_creation is False  # it must run, so its failure is seen and alerted
+        assert "bad_one.yml: line 3, column 1: YAML syntax error" in bag.dags["crm_campaign__bad_one"].doc_md
+        with pytest.raises(
+            RuntimeError, match=r"labelled_info.yml: message.text: .*informational text carries"
+        ):
+            bag.dags["crm_campaign__labelled_info"].get_task("config_error").python_callable()
+
+        good = bag.dags["crm_campaign__good_one"]
+        rc = for_date(date(2026, 11, 22), "test").to_dict()
+        rc["reference_time"] = datetime(2026, 11, 23, 0, 0, tzinfo=timezone(timedelta(hours=9))).isoformat()
+        out = good.get_task("preview").python_callable(rc)
+        assert out["due"] is True and out["to_send"] >= 1 and not out.get("error"), out
+    finally:
+        get_settings.cache_clear()
