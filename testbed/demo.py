@@ -6,7 +6,9 @@
    handed to Airflow only through ``AIRFLOW_CONN_*`` variables of the child process;
 3. runs ``crm_nightly`` for the data date, then every campaign DAG due for it, with Airflow's ``DAG.test`` in one process
    (SQLite metadata DB, DuckDB warehouse, SQLite send ledger);
-4. stops the emulators and prints a summary and where the outputs are.
+4. stops the emulators, leaves Airflow quiet (:func:`leave_airflow_quiet`: every DAG paused, no queued asset event, so
+   ``make airflow-ui`` afterwards shows the demo's runs without starting new ones) and prints a summary and where the
+   outputs are.
 Running it twice for the same date rebuilds the same tables and sends nothing the second time.
 """
 
@@ -259,6 +261,36 @@ def run_night(
     return results
 
 
+_QUIET = """
+import json
+from sqlalchemy import delete, update
+from airflow.models.asset import AssetDagRunQueue
+from airflow.models.dag import DagModel
+from airflow.utils.session import create_session
+with create_session() as session:
+    paused = session.execute(update(DagModel).where(DagModel.is_paused.is_(False)).values(is_paused=True)).rowcount
+    cleared = session.execute(delete(AssetDagRunQueue)).rowcount
+print(json.dumps({"paused": paused, "cleared": cleared}))
+"""
+
+
+def leave_airflow_quiet(env: dict[str, str]) -> dict[str, int]:
+    """Pauses every DAG the demo registered and drops the asset events still queued for triggered campaigns.
+
+    ``DAG.test`` registers the DAGs unpaused and the nightly's ``crm_audiences`` event queues a run of every triggered
+    campaign; a scheduler started later (``make airflow-ui``) would then start those runs, and scheduled runs for
+    wall-clock dates the demo never built. The demo is a look at one date, not a deployment: see the README's "From the
+    demo to a scheduled deployment" for unpausing.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", _QUIET], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0:
+        _print(f"[demo] could not pause the DAGs: {proc.stderr.strip().splitlines()[-1:]}")
+        return {}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--date", type=date.fromisoformat, default=DEFAULT_DATE, help="data date (KST day)")
@@ -308,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         accepted = emulator_accepted(emulators.urls)
     finally:
         emulators.stop()
+    quiet = leave_airflow_quiet({k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")})
+    if quiet:
+        _print(f"[demo] Airflow left quiet: {quiet['paused']} DAG(s) paused, {quiet['cleared']} queued asset "
+               "event(s) dropped (README: from the demo to a scheduled deployment)")  # fmt: skip
 
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -63,7 +64,12 @@ def test_local_airflow_ui_serves_and_lists_the_dags(tmp_path: Path) -> None:
             "the API server's health endpoint",
         )
         assert health["metadatabase"]["status"] == "healthy"
-        token = requests.get(f"{base}/auth/token", timeout=10).json()["access_token"]
+        # a login, not "every local user is admin": the password is the one printed once on the terminal
+        assert requests.get(f"{base}/api/v2/dags", timeout=10).status_code in (401, 403)
+        password = re.search(r"login: admin / (\S+)", (tmp_path / "standalone.log").read_text()).group(1)
+        token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": password},
+                              timeout=10).json()["access_token"]  # fmt: skip
+        assert not [p for p in home.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
         auth = {"Authorization": f"Bearer {token}"}
 
         def dags():

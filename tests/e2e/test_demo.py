@@ -128,3 +128,17 @@ def test_the_runs_report_renders_in_chromium_with_the_runs_numbers(demo) -> None
         finally:
             page.close()
             browser.close()
+
+
+def test_the_demo_leaves_airflow_quiet(demo) -> None:
+    """Issue 18: after the demo, starting a scheduler (`make airflow-ui`) must start no campaign run by itself — every
+    DAG the demo registered is paused and no asset event is left queued for a triggered campaign."""
+    import sqlite3
+
+    assert "Airflow left quiet:" in demo.second.stdout
+    with sqlite3.connect(demo.root / "airflow" / "airflow.db") as con:
+        dags = dict(con.execute("select dag_id, is_paused from dag").fetchall())
+        queued = con.execute("select count(*) from asset_dag_run_queue").fetchone()[0]
+    assert "crm_nightly" in dags and any(d.startswith("crm_campaign__") for d in dags)
+    assert [d for d, paused in dags.items() if not paused] == []
+    assert queued == 0
