@@ -34,6 +34,18 @@ class RawGateConfig(BaseModel):
     # ... but fewer invalid phones than this never fail a batch: a quiet day's 30 new orders with 2 landlines is
     # 7 % by chance, not a broken source (an all-empty phone column in such a batch still fails).
     phone_invalid_min_count: int = Field(10, ge=1)
+    # Row rules (key not null, amounts ≥ 0 and other numeric bounds, no timestamp after the interval end, events no
+    # older than the lateness): a breaking row is moved to raw_quarantine.records with its reason and the night goes
+    # on with the clean rows. Only a share of breaking rows above this (per table, ``bad_row_max_share_by_table``
+    # overrides it, e.g. {"raw_events.events": 0.02}) makes the whole batch untrustworthy and fails the gate.
+    bad_row_max_share: float = Field(0.01, ge=0, le=1)
+    bad_row_max_share_by_table: dict[str, float] = Field(default_factory=dict)
+    # ... but fewer breaking rows than this never fail a batch (a quiet day's 20 orders with one refund typo is 5 %).
+    bad_row_min_count: int = Field(5, ge=1)
+
+    def bad_row_share(self, table: str) -> float:
+        """The share of quarantined rows tolerated in one batch of ``table`` (qualified name)."""
+        return float(self.bad_row_max_share_by_table.get(table, self.bad_row_max_share))
 
 
 class FunnelCheck(BaseModel):

@@ -15,6 +15,7 @@ log = logging.getLogger("crm.quality")
 
 GATE_TITLES = {
     "raw": ("Raw data gate", "원천 데이터 검사", "what extraction landed tonight, before dbt builds on it"),
+    "import": ("Import gate", "가져오기 검사", "what one file import loaded, before anything builds on it"),
     "marts": ("Marts gate", "마트 검사", "what dbt built tonight, before audiences are published"),
     "send_list": (
         "Send-list gate",
@@ -29,6 +30,7 @@ NEXT_STEP = {
 }
 STOPPED = {
     "raw": "dbt, audiences and sends for this date did not run on this data",
+    "import": "the import is untrustworthy: do not build on it before the file is checked",
     "marts": "audiences were not published or synced",
     "send_list": "nothing of this campaign run was sent",
 }
@@ -63,6 +65,9 @@ checks {{ counts.succeeded }}/{{ counts.evaluated }} held · {{ purpose }}</div>
 <div class="next">{{ next_step }}</div>
 {% if counts.rows %}<p class="meta">Rows checked: {% for t, n in counts.rows.items() %}<code>{{ t }}</code> {{ "{:,}".format(n) }}{% if not loop.last %} · {% endif %}{% endfor %}
 {% if counts.quarantined is defined %} · quarantined rows (new): {{ counts.quarantined }}{% endif %}</p>{% endif %}
+{% if counts.quarantined_by_rule %}<p class="meta">Rows quarantined (moved out of raw, night goes on):
+{% for t, by in counts.quarantined_by_rule.items() %}<code>{{ t }}</code> {% for rule, n in by.items() %}{{ rule }} {{ "{:,}".format(n) }}{% if not loop.last %}, {% endif %}{% endfor %}{% if not loop.last %} · {% endif %}{% endfor %}
+{% if counts.cascaded_to_quarantine %} · with their lines: {% for t, n in counts.cascaded_to_quarantine.items() %}<code>{{ t }}</code> {{ n }}{% endfor %}{% endif %}</p>{% endif %}
 {% for heading, rows in [("Critical failures (심각) — these stopped the run", critical), ("Warnings (경고) — recorded, the run continued", warnings)] %}
 <h2>{{ heading }} ({{ rows|length }})</h2>
 {% if rows %}<table><tr><th>Where</th><th>What is wrong</th><th>Observed</th><th>Rule</th><th>Examples</th></tr>

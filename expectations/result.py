@@ -103,6 +103,14 @@ class GateResult:
         parts = [
             f"{self.gate} gate {self.status} for {self.data_date.isoformat()} (run {self.run_id}): {ok}/{n} checks held"
         ]
+        by_rule = self.counts.get("quarantined_by_rule") or {}
+        if by_rule:
+            parts.append(
+                "quarantined: "
+                + "; ".join(
+                    f"{t} " + ", ".join(f"{rule} {n}" for rule, n in by.items()) for t, by in by_rule.items()
+                )
+            )
         if self.critical:
             parts.append("CRITICAL: " + "; ".join(o.reason for o in self.critical))
         if self.warnings:

@@ -50,9 +50,12 @@ def prepare(context: dict) -> dict:
     st = get_settings()
     ensure_raw_tables_duckdb(st.warehouse)
     st.run_dir(rc.ds).mkdir(parents=True, exist_ok=True)
-    # a (re)run of the date un-publishes its audiences until this run has gated and published them again,
-    # so campaign runs never send from tables a failed rerun left half-rebuilt
-    step_file(rc, "publish_audiences").unlink(missing_ok=True)
+    # a (re)run of the date forgets the previous attempt's step records: its audiences are un-published until this
+    # run has gated and published them again (campaign runs never send from tables a failed rerun left
+    # half-rebuilt), and the run summary shows only this run's results
+    from pipeline.summary import forget_steps
+
+    forget_steps(st.run_dir(rc.ds))
     log.info("run %s: data date %s, interval [%s, %s)", rc.run_id, rc.ds, rc.interval_start, rc.interval_end)
     return rc.to_dict()
 
@@ -137,7 +140,12 @@ def _load_ids(results: list[dict]) -> dict[str, list[str]]:
 
 
 def raw_gate(rc_d: dict, extraction_results: list[dict]) -> dict:
-    """Runs the raw-batch gate on this run's loads; raises (stopping the run) on a critical failure."""
+    """Runs the raw-batch gate on this run's loads; raises (stopping the run) on a critical failure.
+
+    Rows breaking a row rule (future timestamp, negative amount, null key, …) are moved into
+    ``raw_quarantine.records`` by the gate and the night goes on with the clean rows; only an untrustworthy batch
+    (schema drift, empty or spiked volume, too many bad rows) raises.
+    """
     from expectations import run_raw_gate
 
     rc = _rc(rc_d)
@@ -146,6 +154,8 @@ def raw_gate(rc_d: dict, extraction_results: list[dict]) -> dict:
         st.warehouse, rc.data_date, rc.run_id, _load_ids(extraction_results), reference_time=rc.reference_time
     )
     record(rc, "raw_gate", result.to_dict())
+    for table, by_rule in (result.counts.get("quarantined_by_rule") or {}).items():
+        log.warning("raw gate quarantined rows of %s: %s", table, by_rule)
     result.raise_if_failed()
     return result.to_dict()
 

@@ -17,9 +17,10 @@ from include.core import contracts as c
 from include.core.contracts import RawTable
 from include.core.rules import korean_mobile_regex
 
-SUITE_VERSION = "v1"
+SUITE_VERSION = "v2"  # v2: row rules are warnings (rows quarantined) + a critical share of quarantined rows
 TF = ("T", "F")
 ORDER_STATUS_REGEX = r"^[NCRE][0-9]{2}$"  # Cafe24: N00…N50 normal, C cancel, R refund/return, E exchange
+QUARANTINE_FLAG = "__quarantined"  # derived column: 1 when the row breaks a row rule and is quarantined
 PHONE_SUFFIX = "__digits"  # derived column: the phone with every non-digit removed
 LATENESS_SUFFIX = "__hours_late"  # derived column: hours between the start of the row's day and the timestamp
 # Shopify's documented enums (Admin REST 2025-10)
@@ -228,6 +229,9 @@ RULES: dict[str, TableRules] = {
 }
 
 
+QUARANTINED = "; breaking rows are quarantined"
+
+
 def _rule(text: str) -> dict[str, str]:
     return {"rule": text}
 
@@ -256,7 +260,11 @@ def table_suite(rules: TableRules, cfg: RawGateConfig, *, empty: bool, n_rows: i
         )
     )
     for col in t.primary_key:
-        add(E.ExpectColumnValuesToNotBeNull(column=col, meta=_rule("key is never null")))
+        add(
+            E.ExpectColumnValuesToNotBeNull(
+                column=col, severity=WARNING, meta=_rule("key is never null" + QUARANTINED)
+            )
+        )
         add(E.ExpectColumnValuesToBeUnique(column=col, meta=_rule("key is unique within the batch")))
     if not empty:
         for col in t.required:
@@ -273,17 +281,29 @@ def table_suite(rules: TableRules, cfg: RawGateConfig, *, empty: bool, n_rows: i
                 )
             )
     for col in rules.amounts:
-        add(E.ExpectColumnValuesToBeBetween(column=col, min_value=0, meta=_rule("amount ≥ 0")))
+        add(
+            E.ExpectColumnValuesToBeBetween(
+                column=col, min_value=0, severity=WARNING, meta=_rule("amount ≥ 0" + QUARANTINED)
+            )
+        )
     for col, (lo, hi) in rules.ranges.items():
         add(
             E.ExpectColumnValuesToBeBetween(
-                column=col, min_value=lo, max_value=hi, meta=_rule(f"between {lo} and {hi}")
+                column=col,
+                min_value=lo,
+                max_value=hi,
+                severity=WARNING,
+                meta=_rule(f"between {lo} and {hi}" + QUARANTINED),
             )
         )
     for a, b in rules.pairs:
         add(
             E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=a, column_B=b, or_equal=True, meta=_rule(f"{a} ≥ {b}")
+                column_A=a,
+                column_B=b,
+                or_equal=True,
+                severity=WARNING,
+                meta=_rule(f"{a} ≥ {b}" + QUARANTINED),
             )
         )
     for col, values in rules.accepted.items():
@@ -301,7 +321,10 @@ def table_suite(rules: TableRules, cfg: RawGateConfig, *, empty: bool, n_rows: i
             E.ExpectColumnValuesToBeBetween(
                 column=col,
                 max_value={"$PARAMETER": "interval_end_max"},
-                meta=_rule("not later than the end of the data interval (no future timestamps)"),
+                severity=WARNING,
+                meta=_rule(
+                    "not later than the end of the data interval (no future timestamps)" + QUARANTINED
+                ),
             )
         )
     if rules.window_column:
@@ -309,16 +332,33 @@ def table_suite(rules: TableRules, cfg: RawGateConfig, *, empty: bool, n_rows: i
             E.ExpectColumnValuesToBeBetween(
                 column=rules.window_column + LATENESS_SUFFIX,
                 max_value=cfg.event_lateness_hours,
+                severity=WARNING,
                 meta={
                     "column": rules.window_column,
                     **_rule(
                         f"at most {cfg.event_lateness_hours:g} h before the day of its "
-                        f"{rules.window_anchor or 'data interval'} (late events only)"
+                        f"{rules.window_anchor or 'data interval'} (late events only)" + QUARANTINED
                     ),
                 },
             )
         )
     if not empty:
+        share = cfg.bad_row_share(t.qualified)
+        allowed = max(share, (cfg.bad_row_min_count - 1) / max(1, n_rows or 1))
+        add(
+            E.ExpectColumnValuesToBeBetween(
+                column=QUARANTINE_FLAG,
+                max_value=0,
+                mostly=max(0.0, round(1 - allowed, 6)),
+                meta={
+                    "column": "rows",
+                    **_rule(
+                        f"at most {share:.0%} of the batch breaks a row rule (fewer than "
+                        f"{cfg.bad_row_min_count} rows never fail); above that the whole batch is untrustworthy"
+                    ),
+                },
+            )
+        )
         allowed = max(cfg.phone_invalid_max_share, (cfg.phone_invalid_min_count - 1) / max(1, n_rows or 1))
         share = cfg.phone_invalid_max_share
         for col in rules.phones:

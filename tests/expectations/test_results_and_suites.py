@@ -42,7 +42,7 @@ def test_results_land_in_the_warehouse_and_a_rerun_replaces_them(wh, report_dir)
     assert len(rows) == 1
     suite, table, column, severity, observed, details, evaluated_at = rows[0]
     assert (suite, table, column, severity) == (
-        "raw.v1.raw_cafe24.orders",
+        "raw.v2.raw_cafe24.orders",
         "raw_cafe24.orders",
         "currency",
         "critical",
