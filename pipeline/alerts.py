@@ -8,6 +8,7 @@ from typing import Any
 
 from include.core.pii import mask_text
 from include.core.settings import get_settings
+from include.core.timezone import KST
 
 log = logging.getLogger("crm.alerts")
 
@@ -21,7 +22,8 @@ def task_failure_alert(context: dict[str, Any]) -> None:
     exc = context.get("exception")
     reason = mask_text(str(exc).splitlines()[0] if exc else "unknown error")[:500]
     start = context.get("data_interval_start")
-    data_date = start.astimezone().date().isoformat() if start is not None else "?"
+    # the data date is the business-time-zone day the interval starts on, whatever the host's zone
+    data_date = start.astimezone(KST).date().isoformat() if start is not None else "?"
     line = f"CRM ALERT dag={dag_id} task={task_id} run={run_id} date={data_date}: {reason}"
     log.error(line)
     try:

@@ -6,7 +6,7 @@ the marts gate, publishing, audience sync, the report), except that dbt runs as 
 per model; ``run_campaigns(D)`` does what the due ``crm_campaign__*`` DAGs do. ``run_backfill(D0, D1)`` extracts up to
 ``D1`` and rebuilds every date from ``D0`` in one dbt build (``backfill_start_date``).
 
-    python -m pipeline.local nightly --date 2026-11-22 [--campaigns]
+    python -m pipeline.local nightly --date 2026-11-22 [--campaigns] [--through 2026-11-24]
     python -m pipeline.local backfill --from 2026-11-16 --to 2026-11-22
 """
 
@@ -115,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     n = sub.add_parser("nightly")
     n.add_argument("--date", type=date.fromisoformat, required=True)
     n.add_argument("--campaigns", action="store_true")
+    n.add_argument(
+        "--through",
+        type=date.fromisoformat,
+        help="also re-run every later date up to this one, in order (replaying a bad night and the nights after it)",
+    )
     b = sub.add_parser("backfill")
     b.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
     b.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
@@ -122,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = datetime.now()
     if args.cmd == "nightly":
-        result = run_nightly(args.date)
-        if args.campaigns:
-            result["campaigns"] = run_campaigns(args.date)
+        if args.through is not None and args.through < args.date:
+            parser.error("--through must not be before --date")
+        for day in dates(args.date, args.through or args.date):
+            result = run_nightly(day)
+            if args.campaigns:
+                result["campaigns"] = run_campaigns(day)
     else:
         result = run_backfill(args.start, args.end)
     print(json.dumps({"ok": True, "seconds": (datetime.now() - started).total_seconds()}, default=str))

@@ -30,6 +30,13 @@ STEPS = (
 )
 
 
+def forget_steps(run_dir: Path) -> None:
+    """Deletes the step records of a previous attempt of the date (called when a run of it starts), so the
+    summary of a rerun that stops early shows its own results ("not run"), never the previous attempt's."""
+    for step in STEPS:
+        (run_dir / "steps" / f"{step}.json").unlink(missing_ok=True)
+
+
 def _read_steps(run_dir: Path) -> dict[str, Any]:
     out = {}
     for step in STEPS:

@@ -7,7 +7,11 @@ items as (
 ),
 
 orders as (
-    select * from {{ ref('int_orders_enriched') }}
+    -- state as of run_date (int_orders_enriched)
+    select
+        *,
+        cancelled_at is not null as is_cancelled
+    from {{ ref('int_orders_enriched') }}
 ),
 
 products as (
@@ -23,15 +27,13 @@ final as (
         orders.order_date,
         orders.delivered_at,
         items.product_no,
-        coalesce(products.product_name, items.product_name) as product_name,
         products.category_no,
-        coalesce(products.category_name, 'unknown') as category_name,
         items.quantity,
         items.unit_price_krw,
         items.line_amount_krw,
-        coalesce(
-            cast(orders.cancelled_at as date) <= {{ run_date() }}, false
-        ) as is_cancelled
+        orders.is_cancelled,
+        coalesce(products.product_name, items.product_name) as product_name,
+        coalesce(products.category_name, 'unknown') as category_name
     from items
     inner join orders on items.order_id = orders.order_id
     left join products on items.product_no = products.product_no

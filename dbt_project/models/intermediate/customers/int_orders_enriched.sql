@@ -1,6 +1,7 @@
 -- Orders placed by the end of run_date with their state as of run_date: a
--- cancellation or refund dated after run_date has not happened yet, so a past
--- date rebuilds as it was.
+-- payment, cancellation, refund, shipment or delivery dated after run_date has
+-- not happened yet (null, refund amount 0), so a past date rebuilds as it was
+-- (macro dated_by_run_date). Downstream models read these as they are.
 with
 
 orders as (
@@ -16,18 +17,20 @@ final as (
         is_member_order,
         ordered_at,
         order_date,
-        paid_at,
+        {{ dated_by_run_date('paid_at') }} as paid_at,
         payment_amount_krw,
         items_amount_krw,
         shipping_fee_krw,
         discount_krw,
         order_status,
         order_status_group,
-        cancelled_at,
-        refunded_at,
-        refund_amount_krw,
-        shipped_at,
-        delivered_at,
+        {{ dated_by_run_date('cancelled_at') }} as cancelled_at,
+        {{ dated_by_run_date('refunded_at') }} as refunded_at,
+        case
+            when {{ happened_by('refunded_at') }} then refund_amount_krw else 0
+        end as refund_amount_krw,
+        {{ dated_by_run_date('shipped_at') }} as shipped_at,
+        {{ dated_by_run_date('delivered_at') }} as delivered_at,
         is_mobile_order,
         utm_campaign,
         updated_at

@@ -45,13 +45,14 @@ order_values as (
         order_id,
         customer_id,
         ordered_at,
+        -- refunds and cancellations as of run_date (int_orders_enriched)
         case
-            when cast(refunded_at as date) <= {{ run_date() }}
+            when refunded_at is not null
                 then greatest(payment_amount_krw - refund_amount_krw, 0)
             else payment_amount_krw
         end as net_revenue_krw
     from orders
-    where not coalesce(cast(cancelled_at as date) <= {{ run_date() }}, false)
+    where cancelled_at is null
 ),
 
 goal_events as (

@@ -19,11 +19,10 @@ orders_as_of as (
         orders.ordered_at,
         orders.order_date,
         orders.payment_amount_krw,
-        coalesce(
-            cast(orders.cancelled_at as date) <= dates.as_of_date, false
-        ) as is_cancelled,
+        {{ happened_by('orders.cancelled_at', 'dates.as_of_date') }}
+            as is_cancelled,
         case
-            when cast(orders.refunded_at as date) <= dates.as_of_date
+            when {{ happened_by('orders.refunded_at', 'dates.as_of_date') }}
                 then orders.refund_amount_krw
             else 0
         end as refunded_krw,

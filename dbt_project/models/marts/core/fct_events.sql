@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
+        pre_hook="{{ replace_partitions('event_date', arrived_column='drop_date') }}",
         on_schema_change='append_new_columns',
     )
 }}

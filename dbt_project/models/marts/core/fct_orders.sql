@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
+        pre_hook="{{ replace_partitions('order_date') }}",
         on_schema_change='append_new_columns',
     )
 }}
@@ -34,23 +35,15 @@ items as (
     group by order_id
 ),
 
--- what had happened by the end of run_date
-states as (
+-- state as of run_date (int_orders_enriched)
+valued as (
     select
         order_id,
-        coalesce(cast(cancelled_at as date) <= {{ run_date() }}, false)
-            as is_cancelled,
-        coalesce(cast(refunded_at as date) <= {{ run_date() }}, false)
-            as is_refunded,
+        cancelled_at is not null as is_cancelled,
         case
-            when cast(refunded_at as date) <= {{ run_date() }}
-                then refund_amount_krw
-            else 0
-        end as refunded_krw,
-        coalesce(cast(shipped_at as date) <= {{ run_date() }}, false)
-            as is_shipped,
-        coalesce(cast(delivered_at as date) <= {{ run_date() }}, false)
-            as is_delivered
+            when cancelled_at is not null then 0
+            else greatest(payment_amount_krw - refund_amount_krw, 0)
+        end as net_revenue_krw
     from orders
 ),
 
@@ -69,25 +62,20 @@ final as (
         orders.shipping_fee_krw,
         orders.discount_krw,
         orders.payment_amount_krw,
-        states.is_cancelled,
-        states.refunded_krw as refund_amount_krw,
+        valued.is_cancelled,
+        orders.refund_amount_krw,
         orders.is_mobile_order,
         orders.utm_campaign,
         orders.updated_at,
+        orders.cancelled_at,
+        orders.refunded_at,
+        valued.net_revenue_krw,
+        orders.shipped_at,
+        orders.delivered_at,
         coalesce(items.item_lines, 0) as item_lines,
-        coalesce(items.item_units, 0) as item_units,
-        case when states.is_cancelled then orders.cancelled_at end
-            as cancelled_at,
-        case when states.is_refunded then orders.refunded_at end as refunded_at,
-        case
-            when states.is_cancelled then 0
-            else greatest(orders.payment_amount_krw - states.refunded_krw, 0)
-        end as net_revenue_krw,
-        case when states.is_shipped then orders.shipped_at end as shipped_at,
-        case when states.is_delivered then orders.delivered_at end
-            as delivered_at
+        coalesce(items.item_units, 0) as item_units
     from orders
-    inner join states on orders.order_id = states.order_id
+    inner join valued on orders.order_id = valued.order_id
     left join items on orders.order_id = items.order_id
 )
 

@@ -8,9 +8,8 @@ with
 
 orders as (
     select * from {{ ref('int_orders_enriched') }}
-    where
-        cast(delivered_at as date) <= {{ run_date() }}
-        and not coalesce(cast(cancelled_at as date) <= {{ run_date() }}, false)
+    -- delivered and not cancelled as of run_date (int_orders_enriched)
+    where delivered_at is not null and cancelled_at is null
 ),
 
 requests as (
