@@ -19,8 +19,8 @@ import argparse
 import json
 import logging
 import sys
-from datetime import date, datetime
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from activation.config import ConfigError, load_config

@@ -21,6 +21,10 @@ class RawTable:
     columns: dict[str, str]
     cursor: str | None = None
     required: tuple[str, ...] = field(default=())
+    # Money columns (typed ``bigint``): stored exactly in the minor unit of the currency (include/core/currency.py);
+    # ``currency_column`` names the row's currency when the table has one (else the shop's currency applies).
+    money: tuple[str, ...] = field(default=())
+    currency_column: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -38,6 +42,9 @@ class RawTable:
 
 
 _KST_TS = "timestamp"
+
+# Cafe24 amounts (``money=``) are integers in the minor unit of the shop's currency (dbt var ``shop_currency``):
+# won as they are, cents for USD (``11.77`` → ``1177``); staging turns them back into major units.
 
 CAFE24_CUSTOMERS = RawTable(
     "raw_cafe24",
@@ -87,6 +94,7 @@ CAFE24_PRODUCTS = RawTable(
     },
     cursor="updated_date",
     required=("product_no", "product_name", "price"),
+    money=("price",),
 )
 
 CAFE24_ORDERS = RawTable(
@@ -121,6 +129,8 @@ CAFE24_ORDERS = RawTable(
     },
     cursor="updated_date",
     required=("order_id", "order_date", "payment_amount", "order_status", "currency", "updated_date"),
+    money=("order_price_amount", "shipping_fee", "coupon_discount_price", "payment_amount", "refund_amount"),
+    currency_column="currency",
 )
 
 CAFE24_ORDER_ITEMS = RawTable(
@@ -137,6 +147,7 @@ CAFE24_ORDER_ITEMS = RawTable(
         "order_status": "text",
     },
     required=("order_item_code", "order_id", "product_no", "quantity", "product_price"),
+    money=("product_price",),
 )
 
 CAFE24_REVIEWS = RawTable(
@@ -246,14 +257,17 @@ EVENTS = RawTable(
         "event_time": "timestamp",
         "user_id": "text",
         "device_id": "text",
-        "session_id": "bigint",
+        "session_id": "text",
         "platform": "text",
         "city": "text",
         "event_properties": "text",
         "drop_date": "date",
         "drop_file": "text",
     },
-    required=("insert_id", "event_type", "event_time", "device_id", "session_id"),
+    # session_id is any string (Amplitude's epoch-ms number arrives as its digits); without one, staging
+    # sessionizes by inactivity. device_id (or an anonymous id) may be absent when user_id is present: the loaders
+    # quarantine an event with neither (include/extract/events.py, ACTOR_COLUMNS).
+    required=("insert_id", "event_type", "event_time"),
 )
 
 MESSAGE_REPORTS = RawTable(

@@ -1,9 +1,16 @@
-"""Storefront file imports (CSV/Parquet/Arrow) into ``raw_cafe24.*``.
+"""Storefront file imports (CSV/Parquet) into ``raw_cafe24.*``, exact and unable to poison the warehouse.
 
-For shops without API access and for backfills: a Cafe24 admin export (Korean headers, CP949 or UTF-8, values like
-``12,000``, ``Y``/``N``, ``배송완료``) or our own Parquet/CSV (contract column names) is mapped onto the raw contract
-(:data:`COLUMN_MAP`, :func:`normalise_values`), validated row by row, merged on the primary key (importing the same
-file twice changes nothing) and bad rows are quarantined with the reason — unparsable CSV lines included.
+Shapes understood: a Cafe24 admin export (Korean headers, values like ``12,000``, ``Y``/``N``, ``배송완료``), a
+Shopify admin export (orders — one line per line item, split into orders and order items —, customers, products;
+:mod:`include.extract.shopify_export`), our own contract names, or any file with a user column ``mapping``.
+Encodings UTF-8 (with or without BOM), UTF-16 (BOM) and CP949; delimiters ``,`` ``;`` tab ``|``.
+
+A file is checked whole before anything is written: a header with an empty, duplicate or junk name (``;``, control
+characters such as U+0085), an undecodable byte, an unclosed quote or a missing required column rejects it with a
+``ValueError`` naming the file (and the line). Rows are then validated one by one (:func:`validate_arrow`): money
+exactly (minor units of the shop's currency; ``11.77`` in a KRW shop is quarantined, never rounded), dates in the
+common export formats (naive ones in the shop's zone), a key seen twice in one import quarantined but once; every
+reason names the file and line. Good rows are merged on the primary key (importing twice changes nothing).
 
 :func:`load_tables` loads tables already in contract shape straight from Arrow (what the sample shop's
 ``testbed.shop.snapshot.load_snapshot`` uses at 1M-customer scale).
@@ -11,20 +18,26 @@ file twice changes nothing) and bad rows are quarantined with the reason — unp
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import logging
+import re
 import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import yaml
 
 from include.core.contracts import STOREFRONT_TABLES, RawTable
 from include.core.timezone import TIMEZONE
+from include.extract import shopify_export
 from include.extract.common import LoadResult, load_arrow, make_pipeline
 
 log = logging.getLogger(__name__)
@@ -107,10 +120,12 @@ def _norm(header: str) -> str:
     return header.replace("\ufeff", "").replace(" ", "").strip().lower()
 
 
-def map_columns(table: str, names: list[str]) -> list[str]:
-    """Contract names for a file's headers (Korean admin headers or our own); unknown headers are kept as they are."""
+def map_columns(table: str, names: list[str], user: Mapping[str, str] | None = None) -> list[str]:
+    """Contract names for a file's headers (a user mapping first, then Korean admin headers or our own); unknown
+    headers are kept as they are."""
     mapping = {_norm(k): v for k, v in COLUMN_MAP[table].items()}
     mapping.update({_norm(c): c for c in TABLES[table].columns})
+    mapping.update({_norm(k): v for k, v in (user or {}).items()})
     out, seen = [], set()
     for name in names:
         target = mapping.get(_norm(name), name.replace("\ufeff", "").strip())
@@ -131,6 +146,22 @@ def _lookup(arr: pa.Array, mapping: dict[str, str], upper: bool = True) -> pa.Ar
     return pc.if_else(pc.is_null(idx), arr, mapped)
 
 
+def normalise_timestamps(col: pa.Array) -> pa.Array:
+    """Export date spellings → ISO text DuckDB reads: ``2026.11.22``/``2026/11/22`` → ``2026-11-22``,
+    ``20261122`` → ``2026-11-22``, ``20261122093000`` → ``2026-11-22 09:30:00``, Shopify's ``… +0900`` →
+    ``…+09:00``. A value with no zone stays naive (read in the shop's zone); one that matches nothing is left as
+    it is and quarantined by validation with the reason."""
+    col = pc.utf8_trim_whitespace(col)
+    col = pc.replace_substring_regex(col, r"^(\d{4})[./](\d{1,2})[./](\d{1,2})\.?", r"\1-\2-\3")
+    col = pc.replace_substring_regex(col, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+    col = pc.replace_substring_regex(
+        col, r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6"
+    )
+    return pc.replace_substring_regex(
+        col, r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2}):?(\d{2})$", r"\1\2:\3"
+    )
+
+
 def normalise_values(table: str, data: pa.Table) -> pa.Table:
     """Admin-export spellings → contract values, on text columns only (typed Parquet columns pass untouched).
 
@@ -143,8 +174,9 @@ def normalise_values(table: str, data: pa.Table) -> pa.Table:
         if not pa.types.is_string(col.type) or name not in contract.columns:
             continue
         dtype = contract.columns[name]
-        if dtype == "bigint":
-            col = pc.replace_substring_regex(col, r"[,\s원]", "")
+        if dtype == "bigint":  # thousands separators, currency signs/codes: 12,000원 · $1,234.50 · 11.77 USD
+            col = pc.replace_substring_regex(col, r"(\d)\s*[A-Z]{3}$", r"\1")
+            col = pc.replace_substring_regex(col, r"[,\s원₩$€£¥]", "")
         elif name in FLAG_COLUMNS:
             col = _lookup(col, FLAG_VALUES)
         elif name == "gender":
@@ -152,64 +184,118 @@ def normalise_values(table: str, data: pa.Table) -> pa.Table:
         elif name == "order_status":
             col = _lookup(col, STATUS_VALUES, upper=False)
         elif dtype == "timestamp":
-            col = pc.replace_substring_regex(col, r"^(\d{4})[./](\d{1,2})[./](\d{1,2})", r"\1-\2-\3")
+            col = normalise_timestamps(col)
         data = data.set_column(i, name, col)
     return data
 
 
-def _detect_encoding(path: Path) -> str:
-    head = path.read_bytes()[: 1 << 20]
-    try:
-        head.decode("utf-8")
-        return "utf8"
-    except UnicodeDecodeError as exc:
-        if exc.start > len(head) - 4:  # cut in the middle of a character at the sample's end
-            return "utf8"
-        return "cp949"
+DELIMITERS = (",", ";", "\t", "|")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# Row-location columns added by the reader (file name, line number): in every reason, never loaded.
+FILE_COL, LINE_COL = "__file", "__line"
+
+
+def detect_encoding(path: Path) -> str:
+    """The text encoding of an export: a BOM decides (UTF-8, UTF-16); else UTF-16 without BOM by its NUL bytes,
+    else UTF-8 if it decodes, else CP949 (Korean Windows) if it decodes; else a ``ValueError`` naming the file."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    sample = head[:4096]
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4 and sample[0::2].count(0) == 0:
+        return "utf-16-le"
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4 and sample[1::2].count(0) == 0:
+        return "utf-16-be"
+    for name in ("utf-8-sig", "cp949"):
+        try:
+            head.decode(name)
+            return name
+        except UnicodeDecodeError as exc:
+            if (
+                exc.start > len(head) - 4 and len(head) == 1 << 20
+            ):  # cut inside a character at the sample's end
+                return name
+    raise ValueError(f"{path.name}: neither UTF-8, UTF-16 nor CP949 text; pass encoding= with its encoding")
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter of a file from its header line: the most frequent of ``,`` ``;`` tab ``|`` outside quotes."""
+    unquoted = re.sub(r'"[^"]*"', "", header_line)
+    counts = {d: unquoted.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def check_header(path: Path, names: list[str], delimiter: str) -> list[str]:
+    """The header's names, stripped; rejects the file (``ValueError`` naming it and the column) when a name is
+    empty, repeated, or holds a control/format character or another delimiter (a sign of a broken export)."""
+    raw = [n.replace("\ufeff", "") for n in names]
+    out = [n.strip(" ") for n in raw]
+    problems = []
+    for i, name in enumerate(out, start=1):
+        junk = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Zs") and c != " "]
+        junk += [c for c in name if c in DELIMITERS and c != delimiter]
+        if not name:
+            problems.append(f"column {i} has no name")
+        elif junk:
+            problems.append(f"column {i} {name!r} holds {''.join(sorted(set(junk)))!r}")
+    dupes = sorted({n for n in out if n and out.count(n) > 1})
+    if dupes:
+        problems.append(f"repeated column names {dupes}")
+    if problems:
+        raise ValueError(f"{path.name}: header rejected, nothing imported: {'; '.join(problems)}")
+    return out
 
 
 def read_csv(path: Path, *, encoding: str | None = None) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """Reads a CSV with every column as text; returns the table and the lines that could not be parsed."""
-    enc = encoding or _detect_encoding(path)
+    """Reads a CSV with every column as text plus its line number (:data:`LINE_COL`); returns the table and the
+    lines that do not have the header's number of fields. Raises ``ValueError`` naming the file (and line) for a
+    file that cannot be read whole: bad header, undecodable byte, unclosed quote."""
+    path = Path(path)
+    enc = encoding or detect_encoding(path)
+    line = 0
     try:
-        with open(path, encoding="utf-8-sig" if enc == "utf8" else enc, newline="") as fh:
-            names = next(csv.reader(fh), [])
+        with open(path, encoding=enc, newline="") as fh:
+            first = fh.readline()
+            if not first.strip():
+                raise ValueError(f"{path.name}: empty file (no header line)")
+            delimiter = detect_delimiter(first)
+            fh.seek(0)
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            names = check_header(path, next(reader), delimiter)
+            width, rows, lines, rejected = len(names), [], [], []
+            line = reader.line_num
+            for record in reader:
+                start, line = line + 1, reader.line_num
+                if not record:  # a blank line is no record
+                    continue
+                if len(record) != width:
+                    rejected.append({"line": start, "expected": width, "actual": len(record),
+                                     "text": delimiter.join(record)})  # fmt: skip
+                    continue
+                rows.append(record)
+                lines.append(start)
     except UnicodeDecodeError as exc:
         raise ValueError(
-            f"{path.name}: not {'UTF-8' if enc == 'utf8' else enc.upper()} text "
-            f"(byte {exc.object[exc.start : exc.start + 1]!r} at offset {exc.start}); pass encoding= if it is another"
+            f"{path.name} line {line + 1}: not {enc} text (byte {exc.object[exc.start : exc.start + 1]!r}); "
+            "pass encoding= if it is another"
         ) from exc
     except csv.Error as exc:
-        raise ValueError(f"{path.name}: the header line is not CSV: {exc}") from exc
-    if not names:
-        raise ValueError(f"{path.name}: empty file (no header line)")
-    rejected: list[dict[str, Any]] = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        rejected.append({"line": row.number, "expected": row.expected_columns, "actual": row.actual_columns,
-                         "text": row.text})  # fmt: skip
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(
-            path,
-            # single-threaded so rejected rows know their line number
-            read_options=pacsv.ReadOptions(encoding=enc, skip_rows=1, column_names=names, use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
-            ),
-        )
-    except (
-        pa.ArrowInvalid,
-        UnicodeDecodeError,
-    ) as exc:  # e.g. a quote never closed, a byte of another encoding
-        raise ValueError(f"{path.name}: cannot be read as CSV ({enc}): {exc}") from exc
-    return table, rejected
+        raise ValueError(f"{path.name} line {line + 1}: cannot be read as CSV: {exc}") from exc
+    columns = list(zip(*rows, strict=True)) if rows else [()] * width
+    data = {
+        n: pa.array([v if v != "" else None for v in col], pa.string())
+        for n, col in zip(names, columns, strict=True)
+    }
+    data[LINE_COL] = pa.array(lines, pa.int64())
+    return pa.table(data), rejected
 
 
 def table_for(path: Path) -> str:
-    """The storefront table a file holds, from its name (``orders.csv``, ``order_items-2026.parquet`` …)."""
+    """The storefront table a file holds, from its name (``orders.csv``, ``order_items-2026.parquet``,
+    Shopify's ``orders_export_1.csv`` …)."""
     stem = path.name.split(".")[0].lower()
     for name in sorted(TABLES, key=len, reverse=True):
         if stem == name or stem.startswith(name + "-") or stem.startswith(name + "_"):
@@ -219,23 +305,118 @@ def table_for(path: Path) -> str:
     )
 
 
-def read_export(
-    path: Path, table: str | None = None, *, encoding: str | None = None
-) -> tuple[str, pa.Table, pa.Table]:
-    """Reads one export file into contract names/values; returns (table, data, quarantine rows for bad lines)."""
+def load_mapping(mapping: Mapping | str | Path | None, table: str | None = None) -> dict[str, dict[str, str]]:
+    """A user column mapping ``{table: {"their header": "contract column"}}`` from a dict or a YAML file; a flat
+    ``{"their header": "contract column"}`` is for ``table``. Targets must be contract columns."""
+    if mapping is None:
+        return {}
+    if isinstance(mapping, str | Path):
+        path = Path(mapping)
+        try:
+            mapping = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"column mapping {path}: cannot be read: {exc}") from exc
+    if not isinstance(mapping, Mapping):
+        raise ValueError("column mapping: expected {table: {their header: contract column}}")
+    if mapping and not all(isinstance(v, Mapping) for v in mapping.values()):
+        if table is None:
+            raise ValueError(
+                "column mapping: a flat {header: column} mapping needs table=; else nest it by table"
+            )
+        mapping = {table: dict(mapping)}
+    out: dict[str, dict[str, str]] = {}
+    for table, cols in mapping.items():
+        if table not in TABLES:
+            raise ValueError(f"column mapping: unknown table {table!r}; expected some of {sorted(TABLES)}")
+        wrong = sorted(str(v) for v in cols.values() if v not in TABLES[table].columns)
+        if wrong:
+            raise ValueError(
+                f"column mapping for {table}: {wrong} are not columns of {TABLES[table].qualified} "
+                f"(columns: {list(TABLES[table].columns)})"
+            )
+        out[table] = {str(k): str(v) for k, v in cols.items()}
+    return out
+
+
+@dataclass
+class Read:
+    """One table read from a file: contract-named text columns (+ :data:`FILE_COL`/:data:`LINE_COL`), the lines
+    quarantined while reading, and the file's columns that are not loaded."""
+
+    table: str
+    data: pa.Table
+    bad: pa.Table
+    ignored: list[str]
+
+
+def _require(path: Path, table: str, data: pa.Table, headers: list[str]) -> None:
+    missing = [c for c in TABLES[table].required if c not in data.column_names]
+    if missing:
+        raise ValueError(
+            f"{path.name}: required {table} column(s) {missing} not found; headers found: {headers}. "
+            f"Pass mapping={{'{table}': {{'<their header>': '<column>'}}}} (or a YAML file) to name them"
+        )
+
+
+def read_file(
+    path: Path, table: str | None = None, *, encoding: str | None = None, mapping: Mapping | None = None
+) -> list[Read]:
+    """Reads one export file into contract names/values (a Shopify orders export gives orders and order items).
+
+    ``mapping`` is this table's ``{"their header": "contract column"}``; with it, headers neither mapped nor
+    contract/Cafe24 names are not loaded (listed in :attr:`Read.ignored`)."""
     path = Path(path)
     table = table or table_for(path)
     if table not in TABLES:
         raise ValueError(f"unknown storefront table {table!r}; expected one of {sorted(TABLES)}")
+    user = dict(mapping) if mapping else None
     if path.suffix.lower() == ".parquet":
-        data, rejected = pq.read_table(path), []
-    elif path.suffix.lower() in (".csv", ".txt"):
+        try:
+            data, rejected = pq.read_table(path), []
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{path.name}: cannot be read as Parquet: {exc}") from exc
+        check_header(path, data.column_names, ",")
+        data = data.append_column(LINE_COL, pa.array(range(1, data.num_rows + 1), pa.int64()))
+    elif path.suffix.lower() in (".csv", ".txt", ".tsv"):
         data, rejected = read_csv(path, encoding=encoding)
     else:
-        raise ValueError(f"{path.name}: only .csv and .parquet exports are supported")
-    data = data.rename_columns(map_columns(table, data.column_names))
+        raise ValueError(f"{path.name}: only .csv/.tsv/.txt and .parquet exports are supported")
+    headers = [c for c in data.column_names if c != LINE_COL]
+    data = data.append_column(FILE_COL, pa.array([path.name] * data.num_rows, pa.string()))
+    bad = _bad_lines(path, rejected)
+    kind = shopify_export.kind(headers) if not user else None
+    if kind:
+        if kind != table and not (kind == "orders" and table == "order_items"):
+            raise ValueError(f"{path.name}: a Shopify {kind} export, not {table}")
+        reads = []
+        for name, part in shopify_export.to_contract(kind, data, path).items():
+            part = normalise_values(name, part)
+            _require(path, name, part, headers)
+            reads.append(
+                Read(
+                    name,
+                    part,
+                    bad if name == kind else bad.slice(0, 0),
+                    shopify_export.ignored(kind, headers),
+                )
+            )
+        return reads
+    names = map_columns(table, headers, user)
+    ignored = []
+    if user:  # a mapped file loads what is mapped (or already a contract/Cafe24 name), nothing else
+        known = set(TABLES[table].columns)
+        keep = [i for i, n in enumerate(names) if n in known]
+        ignored = [headers[i] for i in range(len(headers)) if i not in keep]
+        data = data.select([*keep, len(headers), len(headers) + 1])
+        names = [names[i] for i in keep]
+    data = data.rename_columns([*names, LINE_COL, FILE_COL])
     data = normalise_values(table, data)
-    bad = pa.table(
+    _require(path, table, data, headers)
+    return [Read(table, data, bad, ignored)]
+
+
+def _bad_lines(path: Path, rejected: list[dict[str, Any]]) -> pa.Table:
+    return pa.table(
         {
             "record_key": pa.array([f"{path.name}:{r['line']}" for r in rejected], pa.string()),
             "reason": pa.array(
@@ -246,37 +427,76 @@ def read_export(
             ),
         }
     )
-    return table, data, bad
+
+
+def read_export(
+    path: Path, table: str | None = None, *, encoding: str | None = None, mapping: Mapping | None = None
+) -> tuple[str, pa.Table, pa.Table]:
+    """Reads one export file into contract names/values; returns (table, data, quarantine rows for bad lines) of
+    its first table (see :func:`read_file` for files holding several)."""
+    first = read_file(path, table, encoding=encoding, mapping=mapping)[0]
+    return first.table, first.data.drop_columns([FILE_COL, LINE_COL]), first.bad
+
+
+def _paths(paths: Iterable[Path | str] | Path | str) -> list[Path]:
+    if isinstance(paths, Path | str):
+        if Path(paths).is_dir():
+            suffixes = (".csv", ".tsv", ".parquet")
+            return sorted(p for p in Path(paths).iterdir() if p.suffix.lower() in suffixes)
+        return [Path(paths)]
+    return [Path(p) for p in paths]
 
 
 def import_files(
-    paths: list[Path] | Path,
+    paths: Iterable[Path | str] | Path | str,
     *,
     table: str | None = None,
+    mapping: Mapping | str | Path | None = None,
     destination: Any = None,
     pipelines_dir: Path | None = None,
     pipeline_name: str = "cafe24_file_import",
     encoding: str | None = None,
+    on_file: Callable[[Path, str, int], None] | None = None,
+    currency: str | None = None,
 ) -> dict:
-    """Imports export files (or every ``.csv``/``.parquet`` of a folder) into ``raw_cafe24`` in one merge load.
+    """Imports export files (or every ``.csv``/``.tsv``/``.parquet`` of a folder) into ``raw_cafe24`` in one load.
 
-    Returns ``{"loaded": {table: n}, "quarantined": {table: n}, "loaded_total", "quarantined_total", "load_id"}``.
+    Every file is read and checked before anything is written: one bad file (header, encoding, quoting, missing
+    required columns) raises ``ValueError`` naming it and nothing of the import is loaded.
+
+    Args:
+        paths: files or one folder.
+        table: the table every file holds (else from each file name, :func:`table_for`).
+        mapping: ``{table: {"their header": "contract column"}}`` or a YAML file of it (:func:`load_mapping`).
+        destination, pipelines_dir, pipeline_name: see :func:`include.extract.common.make_pipeline`.
+        encoding: force a text encoding (else detected per file).
+        on_file: called as ``on_file(path, table, rows)`` after each file is read (progress).
+        currency: the shop's currency (default the dbt var ``shop_currency``).
+
+    Returns:
+        ``{"loaded": {table: n}, "quarantined": {table: n}, "loaded_total", "quarantined_total", "load_id",
+        "reasons": {table: {kind: n}}, "ignored_columns": {file: [headers not loaded]}}``.
     """
-    if isinstance(paths, Path | str) and Path(paths).is_dir():
-        paths = sorted(p for p in Path(paths).iterdir() if p.suffix.lower() in (".csv", ".parquet"))
-    elif isinstance(paths, Path | str):
-        paths = [Path(paths)]
-    batches, pre = [], []
-    for path in paths:
-        name, data, bad = read_export(Path(path), table, encoding=encoding)
-        batches.append((TABLES[name], data))
-        if bad.num_rows:
-            pre.append((TABLES[name], bad))
+    resolved = load_mapping(mapping, table)
+    batches, pre, ignored = [], [], {}
+    for path in _paths(paths):
+        name = table or table_for(path)
+        for read in read_file(path, name, encoding=encoding, mapping=resolved.get(name)):
+            batches.append((TABLES[read.table], read.data))
+            if read.bad.num_rows:
+                pre.append((TABLES[read.table], read.bad))
+            if read.ignored:
+                ignored[path.name] = read.ignored
+            if on_file:
+                on_file(path, read.table, read.data.num_rows + read.bad.num_rows)
     pipeline = make_pipeline(pipeline_name, destination, "raw_cafe24", pipelines_dir=pipelines_dir)
     result = load_arrow(
-        pipeline, batches, source="cafe24_file", naive_tz=TIMEZONE, pre_quarantined=pre, naming="duck_case"
-    )
-    return result.as_dict()
+        pipeline, batches, source="cafe24_file", naive_tz=TIMEZONE, pre_quarantined=pre, naming="duck_case",
+        currency=currency, location=(FILE_COL, LINE_COL), dedupe=True,
+    )  # fmt: skip
+    out = result.as_dict()
+    out["ignored_columns"] = ignored
+    return out
 
 
 def import_file(path: Path, table: str | None = None, **kwargs: Any) -> dict:

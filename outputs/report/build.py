@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from include.core.currency import format_money, shop_currency
 from include.core.pii import mask_text
 from outputs import labels as L
 from outputs.report import charts
@@ -104,6 +105,13 @@ def fmt_krw(v: Any) -> str:
     return f"{n:,.0f}원"
 
 
+def fmt_money(v: Any, code: str | None = None) -> str:
+    """Sales in the shop's currency (dbt var ``shop_currency``): KRW short as :func:`fmt_krw`, others exact with
+    their symbol or code (``$1,234.50``). Message costs stay in won (:func:`fmt_krw`): providers bill in KRW."""
+    code = code or shop_currency()
+    return fmt_krw(v) if code == "KRW" else format_money(v, code)
+
+
 def date_ko(d: str) -> str:
     x = date.fromisoformat(d)
     return f"{x.year}년 {x.month}월 {x.day}일 ({L.WEEKDAYS[x.weekday()]})"
@@ -150,10 +158,10 @@ def kpi_cards(k: dict[str, Any]) -> list[dict[str, Any]]:
             "key": "revenue_krw",
             "label": "오늘 순매출",
             "value": k["revenue_krw"],
-            "display": fmt_krw(k["revenue_krw"]),
+            "display": fmt_money(k["revenue_krw"]),
             "compare": _delta(k["revenue_krw"], k["revenue_krw_week_ago"]),
             "sub_prefix": "지난주 같은 요일",
-            "exact": f"{k['revenue_krw']:,}원",
+            "exact": format_money(k["revenue_krw"]),
         },
     ]
     sent, delivered = k.get("messages_sent"), k.get("messages_delivered")
@@ -182,7 +190,7 @@ def kpi_cards(k: dict[str, Any]) -> list[dict[str, Any]]:
         cmp = c.get("compare")
         if cmp and cmp["trend"] != "none":
             sign = "▲" if cmp["trend"] == "up" else "▼" if cmp["trend"] == "down" else "–"
-            diff = fmt_krw(abs(cmp["diff"])) if c["key"] == "revenue_krw" else f"{abs(cmp['diff']):,}"
+            diff = fmt_money(abs(cmp["diff"])) if c["key"] == "revenue_krw" else f"{abs(cmp['diff']):,}"
             c["sub"] = f"{c['sub_prefix']} 대비 {sign} {diff}{cmp['pct']}"
             c["trend"] = cmp["trend"]
     return cards
@@ -281,7 +289,7 @@ def _render(report: dict[str, Any], figures: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(int=fmt_int, pct=fmt_pct, pp=fmt_pp, krw=fmt_krw, seg=L.segment_label)
+    env.filters.update(int=fmt_int, pct=fmt_pct, pp=fmt_pp, krw=fmt_krw, money=fmt_money, seg=L.segment_label)
     figures_json = json.dumps(figures, cls=PlotlyJSONEncoder, ensure_ascii=False, separators=(",", ":"))
     figures_json = figures_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     css = (TEMPLATES / "report.css").read_text("utf-8")

@@ -1,6 +1,8 @@
--- Sessions (device × Amplitude session id) started by the end of run_date:
--- acquisition channel from the session_start properties, the member if any
--- event of the session was logged in, funnel step flags.
+-- Sessions (actor × session id, see stg_events__events) with events by the end
+-- of run_date: acquisition channel from the session_start properties, else from
+-- the first event when it carries page context (utm/referrer/page_url), else
+-- unknown; the member if any event of the session was logged in; the user
+-- (member, else actor) for distinct-user counts; funnel step flags.
 with
 
 events as (
@@ -29,6 +31,12 @@ first_events as (
         session_key,
         platform,
         city,
+        has_page_context,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_content,
+        referrer,
         row_number() over (
             partition by session_key order by event_at, event_id
         ) as event_rank
@@ -38,8 +46,12 @@ first_events as (
 aggregated as (
     select
         session_key,
+        min(actor_id) as actor_id,
         min(device_id) as device_id,
         min(session_id) as session_id,
+        -- derived by inactivity (the source had no session id)
+        min(case when is_derived_session then 1 else 0 end) = 1
+            as is_derived_session,
         min(member_id) as member_id,
         min(event_at) as started_at,
         max(event_at) as ended_at,
@@ -61,25 +73,48 @@ aggregated as (
 final as (
     select
         aggregated.session_key,
+        aggregated.actor_id,
         aggregated.device_id,
         aggregated.session_id,
+        aggregated.is_derived_session,
         aggregated.member_id,
+        -- one user: the member when logged in, else the device/anonymous id
+        coalesce(
+            'member:' || aggregated.member_id, aggregated.actor_id
+        ) as user_key,
         aggregated.started_at,
         cast(aggregated.started_at as date) as session_date,
         aggregated.ended_at,
         first_events.platform,
         first_events.city,
-        -- a session whose session_start event never arrived has an unknown
-        -- channel
-        coalesce(session_starts.acquisition_channel, 'unknown')
-            as acquisition_channel,
-        session_starts.utm_source,
-        session_starts.utm_medium,
-        session_starts.utm_campaign,
-        session_starts.utm_content,
-        session_starts.referrer,
+        -- without a session_start, the first event's page context decides by
+        -- the same rule; a session with neither has an unknown channel
+        case
+            when session_starts.session_key is not null
+                then session_starts.acquisition_channel
+            when first_events.has_page_context
+                then {{ acquisition_channel(
+                    'first_events.utm_source',
+                    'first_events.utm_medium',
+                    'first_events.referrer'
+                ) }}
+            else 'unknown'
+        end as acquisition_channel,
+        {%- for col in ['utm_source', 'utm_medium', 'utm_campaign',
+                        'utm_content', 'referrer'] %}
+        case
+            when session_starts.session_key is not null
+                then session_starts.{{ col }}
+            else first_events.{{ col }}
+        end as {{ col }},
+        {%- endfor %}
         coalesce(
-            session_starts.utm_source = '{{ var("crm_utm_source") }}', false
+            case
+                when session_starts.session_key is not null
+                    then session_starts.utm_source
+                else first_events.utm_source
+            end = '{{ var("crm_utm_source") }}',
+            false
         ) as is_message_click,
         aggregated.event_count,
         aggregated.page_views,

@@ -95,6 +95,18 @@ final as (
         count(*) as sessions,
         count(distinct device_id) as devices,
         count(distinct member_id) as members,
+        -- distinct users (member, else device/anonymous id) per step: exact
+        -- for this day x channel x segment and summable over segments, NOT
+        -- over days or channels (fct_inflow_funnel_periods has those)
+        count(distinct user_key) as unique_users,
+        count(distinct case when has_product_view then user_key end)
+            as product_view_users,
+        count(distinct case when has_cart_add then user_key end)
+            as cart_add_users,
+        count(distinct case when has_checkout then user_key end)
+            as checkout_users,
+        count(distinct case when has_purchase then user_key end)
+            as purchase_users,
         count(case when has_product_view then 1 end) as product_view_sessions,
         count(case when has_cart_add then 1 end) as cart_add_sessions,
         count(case when has_checkout then 1 end) as checkout_sessions,

@@ -22,8 +22,9 @@ final as (
         product_no,
         product_name,
         coalesce(quantity, 0) as quantity,
-        coalesce(product_price, 0) as unit_price_krw,
-        coalesce(quantity, 0) * coalesce(product_price, 0) as line_amount_krw,
+        {{ shop_money('coalesce(product_price, 0)') }} as unit_price_krw,
+        coalesce(quantity, 0) * {{ shop_money('coalesce(product_price, 0)') }}
+            as line_amount_krw,
         upper(trim(order_status)) as item_status
     from latest
     where version_rank = 1

@@ -22,7 +22,7 @@ final as (
         product_name,
         category_no,
         coalesce(nullif(trim(category_name), ''), 'unknown') as category_name,
-        cast(price as {{ dbt.type_bigint() }}) as price_krw,
+        {{ shop_money('price') }} as price_krw,
         {{ flag_to_boolean('display', default=false) }} as is_displayed,
         {{ flag_to_boolean('selling', default=false) }} as is_selling,
         {{ to_business_timestamp('created_date') }} as created_at,

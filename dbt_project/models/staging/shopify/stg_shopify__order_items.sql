@@ -24,8 +24,7 @@ typed as (
         product_id as product_no,
         title as product_name,
         coalesce(quantity, 0) as quantity,
-        cast(round(coalesce(price, 0)) as {{ dbt.type_bigint() }})
-            as unit_price_krw
+        {{ shop_money_major('coalesce(price, 0)') }} as unit_price_krw
     from latest
     where version_rank = 1
 ),

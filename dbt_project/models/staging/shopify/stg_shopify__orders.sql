@@ -52,8 +52,7 @@ refund_transactions as (
 refunds as (
     select
         order_key,
-        cast(round(sum(amount)) as {{ dbt.type_bigint() }})
-            as refund_amount_krw,
+        {{ shop_money_major('sum(amount)') }} as refund_amount_krw,
         max({{ to_business_timestamp('refund_created_at') }}) as refund_date_at
     from refund_transactions
     where kind = 'refund' and status = 'success'
@@ -79,23 +78,16 @@ typed as (
                 then {{ to_business_timestamp('current_orders.processed_at') }}
         end as paid_at,
         upper(coalesce(current_orders.currency, 'KRW')) as currency,
-        cast(
-            round(coalesce(current_orders.total_line_items_price, 0))
-            as {{ dbt.type_bigint() }}
-        ) as items_amount_krw,
-        cast(
-            round(coalesce(
-                current_orders.total_shipping_price_set__shop_money__amount, 0
-            )) as {{ dbt.type_bigint() }}
-        ) as shipping_fee_krw,
-        cast(
-            round(coalesce(current_orders.total_discounts, 0))
-            as {{ dbt.type_bigint() }}
-        ) as discount_krw,
-        cast(
-            round(coalesce(current_orders.total_price, 0))
-            as {{ dbt.type_bigint() }}
-        ) as payment_amount_krw,
+        {{ shop_money_major(
+            'coalesce(current_orders.total_line_items_price, 0)'
+        ) }} as items_amount_krw,
+        {{ shop_money_major(
+            'coalesce(current_orders.total_shipping_price_set__shop_money__amount, 0)'
+        ) }} as shipping_fee_krw,
+        {{ shop_money_major('coalesce(current_orders.total_discounts, 0)') }}
+            as discount_krw,
+        {{ shop_money_major('coalesce(current_orders.total_price, 0)') }}
+            as payment_amount_krw,
         lower(trim(current_orders.financial_status)) as order_status,
         {{ to_business_timestamp('current_orders.cancelled_at') }}
             as cancelled_at,

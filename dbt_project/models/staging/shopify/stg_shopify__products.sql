@@ -33,7 +33,7 @@ final as (
         -- an integer, so it orders the same on every engine and collation
         min(id) over (partition by category) as category_no,
         category as category_name,
-        cast(round(variants__price) as {{ dbt.type_bigint() }}) as price_krw,
+        {{ shop_money_major('variants__price') }} as price_krw,
         -- published to the online store = displayed; active = on sale
         published_at is not null as is_displayed,
         coalesce(lower(trim(status)) = 'active', false) as is_selling,
