@@ -154,7 +154,8 @@ def test_the_summary_counts_rows_landed_and_quarantined_with_reasons(shop: dict)
     # the import's own rejection comes first (the quality gate may add notes on loaded rows after it)
     assert s["quarantine"]["rows"] == 1
     assert s["quarantine"]["examples"][0]["reason"].startswith("orders.csv line 5: payment_amount: 11.77 ")
-    assert Path(s["quarantine"]["csv"]).stat().st_mode & 0o077 == 0  # private, like the rest of the data folder
+    # private, like the rest of the data folder
+    assert Path(s["quarantine"]["csv"]).stat().st_mode & 0o077 == 0
     listed = Path(s["quarantine"]["csv"]).read_text(encoding="utf-8-sig").splitlines()
     assert listed[0] == "table,key,reason" and "orders.csv line 5" in listed[1]
     assert len(listed) == 1 + s["quarantine"]["records"]

@@ -415,7 +415,12 @@ def test_a_garbled_drop_file_loads_every_good_line_and_quarantines_the_rest(tmp_
          "session_id": i} for i in range(5)
     ]  # fmt: skip
     lines = [json.dumps(g).encode() for g in good]
-    lines += [b"not json", b"[1, 2]", b"\xff\xfe", b'{"$insert_id": "e9", "event_time": "yesterday", "device_id": "d"}']
+    lines += [
+        b"not json",
+        b"[1, 2]",
+        b"\xff\xfe",
+        b'{"$insert_id": "e9", "event_time": "yesterday", "device_id": "d"}',
+    ]
     lines += [json.dumps(good[0]).encode()]  # a duplicate
     (folder / "events-000.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     wh = tmp_path / "wh.duckdb"
