@@ -31,6 +31,15 @@ DBT = Path(sys.executable).with_name("dbt")
 RUN_DATE = date(2026, 11, 22)  # the data date D of every benchmark; shops end on it
 OUTPUT_SCHEMAS = ("staging", "intermediate", "marts", "audiences")
 SCALES = {"XS": 1_500, "S": 10_000, "M": 1_000_000, "L": 10_000_000}
+# Days of events at L: what ~70 GB of scratch disk holds. Measured at M (1M members, 90 event days, 2026-12-07):
+# tables 0.70 GB, drops 2.95 GB (0.033 GB per event day), raw warehouse 0.86 GB after the snapshot + 4.14 GB of
+# events (0.047 GB per day). L has 10× the members (orders per member do not change), so with d event days:
+#   generator output  G(d) = 7.0 + 0.33·d GB;  raw warehouse  W(d) = 8.6 + 0.47·d GB
+#   G + W + two copies of W = 32.8 + 1.72·d GB  ≤ 70 GB  →  d ≤ 21.
+# 14 days: 57 GB, leaving ~13 GB for DuckDB's spill files. (The dbt-built warehouses were 4–5× the raw one at M, so
+# the dbt sections at L need more than this disk at any number of days: the L plan runs the others.) 14 days is
+# below the 30/90-day engagement windows of the segmentation: L scales members, not history.
+L_EVENT_DAYS = 14
 
 
 @dataclass
@@ -201,8 +210,13 @@ def copy_warehouse(src: Path, dst: Path) -> Path:
     return dst
 
 
+# The per-run change set of the event history (what that run wrote; empty on a full refresh by design).
+PER_RUN_TABLES = frozenset({"intermediate.int_events_this_run"})
+
+
 def model_tables(warehouse: Path, schemas: Iterable[str] = OUTPUT_SCHEMAS) -> list[str]:
-    """``schema.table`` of every base table in ``schemas`` (views excluded: they hold no rows of their own)."""
+    """``schema.table`` of every base table in ``schemas`` (views excluded: they hold no rows of their own), except
+    :data:`PER_RUN_TABLES`."""
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -211,14 +225,16 @@ def model_tables(warehouse: Path, schemas: Iterable[str] = OUTPUT_SCHEMAS) -> li
             "where table_type = 'BASE TABLE' and table_schema in (select unnest(?::varchar[])) order by 1",
             [list(schemas)],
         ).fetchall()
-    return [r[0] for r in rows]
+    return [r[0] for r in rows if r[0] not in PER_RUN_TABLES]
 
 
 def _checksum_sql(con: Any, table: str) -> str:
     schema, name = table.split(".", 1)
+    # by column name, not position: a column an incremental model gained later (on_schema_change
+    # append_new_columns) sits last in the nightly table and in its place in a fresh build; same data either way
     cols = con.execute(
         "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position",
+        "order by column_name",
         [schema, name],
     ).fetchall()
     exprs = []

@@ -39,12 +39,17 @@ def _errors(secs: list[dict]) -> str:
 
 
 def _floor(row: dict) -> dict:
-    """The bucket floor and share from the raw counts (injected faults never reach the rate limiter)."""
-    from benchmarks.extraction import bucket_floor
+    """The bucket floor and shares from the raw counts (injected faults never reach the rate limiter), shown with
+    three decimals so that a share just under a threshold is not rounded up to it."""
+    from benchmarks.extraction import bucket_floor, share
 
     floor = bucket_floor(row["requests"], row.get("injected_faults") or 0)
-    share = round(floor / row["elapsed_s"], 2) if floor and row.get("elapsed_s") else None
-    return {"bucket_floor_s": round(floor, 1), "share_of_ceiling": share}
+    shares = {"share_of_ceiling": share(floor, row.get("elapsed_s")),
+              "share_while_fetching": share(floor, row.get("fetching_s"))}  # fmt: skip
+    return {
+        "bucket_floor_s": round(floor, 1),
+        **{k: None if v is None else f"{v:.3f}" for k, v in shares.items()},
+    }
 
 
 def _ok(results: dict, name: str) -> list[dict]:
@@ -278,6 +283,21 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
                     ("share_of_ceiling", "share"), ("server_429", "server 429"),
                     ("injected_faults", "injected faults"), ("retries", "retries"),
                     ("pacing_wait_s", "pacing wait s")]))  # fmt: skip
+    timed = [r for r in rows if "http_s" in r]  # results written before the timing split have no such columns
+    if timed:
+        w(
+            "\nWhere the time goes (seconds). HTTP: time inside requests and waiting for the pacing, summed over "
+            "requests. dlt: its extract step (it pulls the pages, so it includes the time it waited for them while "
+            "the next ones were fetched on another thread), normalise and load. Before the first request and after "
+            "the last answer (setup; the last pages' processing, normalise, load) the bucket cannot be used by any "
+            "client; *share while fetching* = bucket floor / the time in between.\n\n"
+        )
+        w(_table(timed, [("scale", "scale"), ("run", "run"), ("pacing_wait_s", "pacing wait"),
+                         ("http_s", "in requests"), ("dlt_extract_s", "dlt extract"),
+                         ("waiting_for_pages_s", "of which waiting for pages"), ("dlt_normalize_s", "dlt normalise"),
+                         ("dlt_load_s", "dlt load"), ("before_first_request_s", "before first request"),
+                         ("after_last_response_s", "after last answer"), ("fetching_s", "fetching"),
+                         ("share_while_fetching", "share while fetching")]))  # fmt: skip
     imp = [{"scale": s["scale"], **s["facts"].get("file_import", {}), **s["facts"].get("projection", {})}
            for s in secs if s["facts"].get("file_import")]  # fmt: skip
     if imp:

@@ -67,6 +67,7 @@ from include.extract.rest import (
     KeysetPaginator,
     MalformedResponseError,
     OffsetCapReached,
+    ReadAhead,
     count_value,
     get_json,
     iterate_pages,
@@ -196,6 +197,11 @@ class Cafe24Api:
             for n, s in SPECS.items()
         }
         self.memory: dict[str, tuple] = {}
+        # pages are fetched while the previous ones are validated and written
+        self.read_ahead = ReadAhead(self.stats)
+
+    def close(self) -> None:
+        self.read_ahead.close()
 
     # --- low level --------------------------------------------------------------------------------------------
     def count(self, spec: Spec, params: dict[str, Any]) -> int:
@@ -411,7 +417,7 @@ def cafe24_source(
 
     def simple(name: str, pages: Callable[[], Iterator[list[dict]]], upper: datetime) -> Callable:
         def records() -> Iterator[Any]:
-            for batch in batched(pages()):
+            for batch in batched(api.read_ahead.pages(pages())):
                 yield from batch_tables(loader, name, batch)
             done(upper)
 
@@ -419,7 +425,7 @@ def cafe24_source(
 
     def orders(lower: datetime, upper: datetime) -> Callable:
         def records() -> Iterator[Any]:
-            for batch in batched(api.order_pages(lower, upper, "orders" in fresh)):
+            for batch in batched(api.read_ahead.pages(api.order_pages(lower, upper, "orders" in fresh))):
                 yield from batch_tables(loader, "orders", batch)
             done(upper)
 
@@ -478,9 +484,12 @@ def extract(
     spans = {n: span or (scan_from, end) for n, span in spans.items()}
     loader = PageLoader("cafe24_api")
     source = cafe24_source(api, spans, scan_from, frozenset(fresh), loader)
-    summary = run_and_summarise(
-        pipeline, source, loader, [t for t in TABLES if t.name in (*names, "order_items")], stats=api.stats,
-        windows=spans, started=started,
-    )  # fmt: skip
+    try:
+        summary = run_and_summarise(
+            pipeline, source, loader, [t for t in TABLES if t.name in (*names, "order_items")], stats=api.stats,
+            windows=spans, started=started,
+        )  # fmt: skip
+    finally:
+        api.close()
     summary.update(mode=api.mode, full_history=sorted(fresh), scan_from=scan_from.isoformat())
     return summary

@@ -11,7 +11,7 @@ duplicate. Naive timestamps are read in ``timezone`` (UTC unless told); epoch se
 
 Every rejected line is quarantined with ``<file> line <n>: <reason>``: an unparsable line, a missing event name or
 time, no actor (device/anonymous id or user id), a duplicate. A truncated gzip keeps its complete lines and is
-listed under ``truncated_files``. Sessions and channels are derived in dbt (stg_events__events).
+listed under ``truncated_files``. Sessions and channels are derived in dbt (int_events_sessionized).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import dlt
 import pyarrow as pa
 
 from include.core.contracts import RawTable
+from include.core.http import HttpStats
 from include.core.timezone import KST
 from include.extract.common import quarantine_table, validate_arrow, write_quarantine
 
@@ -250,12 +251,21 @@ def run_and_summarise(
     loader: PageLoader,
     tables: Iterable[RawTable],
     *,
-    stats: Any,
+    stats: HttpStats,
     windows: dict[str, tuple[datetime, datetime]],
     started: float,
 ) -> dict[str, Any]:
-    """Runs the dlt source, writes the run's quarantine, and returns the summary the DAG logs and passes on."""
+    """Runs the dlt source, writes the run's quarantine, and returns the summary the DAG logs and passes on.
+
+    Besides counts, the summary says where the time went: ``http`` has the time inside requests (``http_s``) and
+    waiting for the pacing (``pacing_wait_s``); ``timing`` has dlt's steps (``extract_s``, which pulls the pages and
+    validates and writes them, ``waiting_for_pages_s`` of it when pages are read ahead, ``normalize_s``,
+    ``load_s``), what comes before and after them, and the seconds before the first request and after the last
+    answer: no pacing can make the API's bucket work during those.
+    """
+    run_started = time.monotonic()
     info = pipeline.run(source)
+    run_finished = time.monotonic()
     load_ids = list(info.loads_ids)
     trace = pipeline.last_trace
     counts = dict(trace.last_normalize_info.row_counts) if trace and trace.last_normalize_info else {}
@@ -278,9 +288,37 @@ def run_and_summarise(
         "load_ids": load_ids,
         "windows": {n: [lo.isoformat(), hi.isoformat()] for n, (lo, hi) in windows.items()},
         "http": stats.as_dict(),
+        "timing": _timing(trace, stats, started, run_started, run_finished, started + elapsed),
         "elapsed_s": round(elapsed, 3),
         "records_per_s": round(stats.records / elapsed, 1) if elapsed > 0 else None,
     }
     log.info("%s extraction: rows %s, quarantined %s, http %s", loader.source, rows, summary["quarantined"],
              {k: summary["http"][k] for k in ("requests", "http_429", "retries")})  # fmt: skip
     return summary
+
+
+def _timing(
+    trace: Any, stats: HttpStats, started: float, run_started: float, run_finished: float, ended: float
+) -> dict[str, float | None]:
+    """Seconds per phase of one run (monotonic clock; dlt's steps from its trace)."""
+    steps = {
+        str(step.step): (step.finished_at - step.started_at).total_seconds()
+        for step in (trace.steps if trace else [])
+        if step.started_at and step.finished_at
+    }
+
+    def seconds(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    first, last = stats.first_sent, stats.last_finished
+    return {
+        # connection, pipeline state, what is asked before dlt runs
+        "setup_s": seconds(run_started - started),
+        "extract_s": seconds(steps.get("extract")),
+        "waiting_for_pages_s": seconds(stats.page_wait_s),
+        "normalize_s": seconds(steps.get("normalize")),
+        "load_s": seconds(steps.get("load")),
+        "finish_s": seconds(ended - run_finished),  # the quarantine and this summary
+        "before_first_request_s": seconds(None if first is None else first - started),
+        "after_last_response_s": seconds(None if last is None else ended - last),
+    }

@@ -160,6 +160,37 @@ def test_retry_after_parsing_and_pacing() -> None:
     assert waits and all(0 < w <= 0.11 for w in waits)
 
 
+def test_pacing_limit_is_the_bucket_less_a_small_reserve_and_the_extra_overrides_it() -> None:
+    def limit(extra: dict | None, capacity: int = 40) -> float:
+        return Throttle.for_policy(HttpPolicy.from_extra(extra), 2.0, capacity=capacity).limit
+
+    assert limit(None) == 39  # one call of 40 held back, not a quarter of the bucket
+    assert limit({"pacing_high_water": "0.5"}) == 19  # room left for other apps on the same bucket
+    assert limit({"pacing_reserve_calls": "4"}) == 36
+    assert limit({"pacing_high_water": 0.5, "pacing_reserve_calls": 30}) == 1  # never below one call
+    assert limit(None, capacity=1) == 1  # a plain token bucket (rate_limit_per_s) is unchanged
+
+
+def test_pacing_fills_the_mirrored_bucket_up_to_its_limit_then_sends_as_a_slot_drains() -> None:
+    import requests
+
+    waits: list[float] = []
+    limiter = Throttle(capacity=40, drain_per_s=2.0, reserve=1, header="X-Api-Call-Limit", sleep=waits.append)
+    for _ in range(39):
+        limiter.acquire()
+    assert waits == []  # 39 calls go at once
+    limiter.acquire()
+    assert len(waits) == 1 and 0.45 < waits[0] <= 0.5  # the 40th waits for one slot to drain
+    answer = requests.Response()
+    answer.status_code, answer.headers["X-Api-Call-Limit"] = 200, "12/40"
+    limiter.observe(answer)  # the server's count wins: another app's calls, or calls that never reached it
+    for _ in range(39 - 12):  # up to the limit again
+        limiter.acquire()
+    assert len(waits) == 1
+    limiter.acquire()
+    assert len(waits) == 2
+
+
 def test_solapi_signature_follows_the_documented_scheme() -> None:
     import hashlib
     import hmac

@@ -36,7 +36,14 @@ COMPARED = [
     ("marts.fct_subscription_funnel", "*"),
     ("marts.fct_hero_product_coviews", "*"),
     ("marts.fct_campaign_results", "*"),
-    ("marts.fct_orders", "*"),
+    # every column but load_id (each warehouse's own dlt load: a watermark, not data)
+    (
+        "marts.fct_orders",
+        "order_id, customer_id, member_id, is_member_order, ordered_at, order_date, paid_at, "
+        "order_status, order_status_group, items_amount_krw, shipping_fee_krw, discount_krw, payment_amount_krw, "
+        "is_cancelled, refund_amount_krw, is_mobile_order, utm_campaign, updated_at, cancelled_at, refunded_at, "
+        "net_revenue_krw, shipped_at, delivered_at, item_lines, item_units",
+    ),
     ("marts.fct_order_items", "*"),
     ("marts.fct_events", "*"),
     ("audiences.audience_customers", "*"),

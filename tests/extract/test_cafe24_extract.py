@@ -18,6 +18,7 @@ os.environ.setdefault(
     "PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false"
 )  # dlt would import Airflow to look for secrets
 
+from include.core import connections  # noqa: E402
 from include.extract import cafe24  # noqa: E402
 from include.extract.rest import MalformedResponseError  # noqa: E402
 from include.extract.storefront import (  # noqa: E402
@@ -99,6 +100,14 @@ def test_full_history_matches_the_shop(clean: dict, shop: Path) -> None:
     assert full["rows"]["orders"] > 1000 and full["rows"]["order_items"] > full["rows"]["orders"]
     assert full["quarantined_total"] == 0
     assert len(full["load_ids"]) == 1
+    # where the time went: HTTP on one side, dlt's steps on the other
+    timing, http = full["timing"], full["http"]
+    assert http["http_s"] > 0 and timing["extract_s"] >= timing["waiting_for_pages_s"] > 0
+    phases = ("setup_s", "extract_s", "normalize_s", "load_s", "finish_s")
+    assert sum(timing[k] for k in phases) <= full["elapsed_s"] + 0.01
+    # every request is answered before dlt normalises and loads, so both fall after the last answer
+    assert timing["after_last_response_s"] >= timing["normalize_s"] + timing["load_s"] > 0
+    assert 0 < timing["before_first_request_s"] < full["elapsed_s"] - timing["after_last_response_s"]
     # the warehouse after the increment equals the shop as of D1, column by column, both ways
     for table in TABLES:
         diff = table_diff(clean["warehouse"], shop, table, D1)
@@ -277,6 +286,33 @@ def test_pacing_from_the_call_limit_header_avoids_429(shop: Path, tmp_path: Path
         assert limited == 0 and out["http"]["http_429"] == 0 and out["http"]["pacing_wait_s"] > 0
     else:
         assert limited > 0 and out["http"]["http_429"] == limited  # every 429 was retried, nothing lost
+
+
+@pytest.mark.parametrize(
+    ("extra", "limit"),
+    [({}, 9), ({"pacing_high_water": 0.5}, 4), ({"pacing_reserve_calls": 3}, 7)],
+    ids=["default", "high_water_override", "reserve_override"],
+)
+def test_pacing_at_full_speed_fills_the_bucket_to_its_limit_without_429(
+    shop: Path, tmp_path: Path, extra: dict, limit: int
+) -> None:
+    # a bucket of 10 draining 20/s, and a client that could ask far faster: only the pacing holds it back. The
+    # server's own count (X-Api-Call-Limit) must reach the limit (10 less one call of reserve by default; the
+    # connection's extra changes it) and never pass it.
+    options = {"cafe24_bucket_capacity": 10, "cafe24_bucket_drain_per_s": 20}
+    with harness(shop, tmp_path, options=options, client=extra) as h:
+        api = cafe24.Cafe24Api(connections.get_connection(connections.CAFE24), tmp_path / "secrets")
+        levels: list[str | None] = []
+        api.client.session.hooks["response"].append(
+            lambda r, *_, **__: levels.append(r.headers.get("X-Api-Call-Limit"))
+        )
+        for _ in range(60):
+            api.count(api.specs["products"], {})
+        limited = h.stats("cafe24.rate_limited").get("cafe24.rate_limited", 0)
+    used = [int(v.split("/")[0]) for v in levels if v]
+    assert len(used) == 60 and limited == 0 and api.stats.status.get(429, 0) == 0
+    assert max(used) == limit
+    assert api.stats.pacing_wait_s > 0
 
 
 def test_standard_mode_reads_the_real_api_only_and_lands_the_same(

@@ -31,7 +31,16 @@ SCHEMAS = ("marts", "audiences")
 # Columns that say when or under which provider-assigned id something happened, not what happened. Solapi
 # message/group ids are random per message (the real service does the same); a re-sent batch gets new ones.
 VOLATILE = frozenset(
-    {"_dlt_load_id", "_dlt_id", "loaded_at", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to", "dbt_scd_id"}
+    {
+        "_dlt_load_id",
+        "_dlt_id",
+        "load_id",
+        "loaded_at",
+        "dbt_updated_at",
+        "dbt_valid_from",
+        "dbt_valid_to",
+        "dbt_scd_id",
+    }
     | {"message_id", "group_id", "batch_id"}
 )
 # Per table: columns derived from a provider id. A simulated customer's click on a CRM message is an event whose

@@ -9,7 +9,7 @@ items as (
 ),
 
 events as (
-    select * from {{ ref('stg_events__events') }}
+    select * from {{ ref('int_events_sessionized') }}
     where
         event_type in ('view_item', 'add_to_cart')
         and product_no is not null

@@ -33,7 +33,9 @@ final as (
         {{ dated_by_run_date('delivered_at') }} as delivered_at,
         is_mobile_order,
         utm_campaign,
-        updated_at
+        updated_at,
+        -- dlt load of the raw row: fct_orders' load watermark
+        load_id
     from orders
 )
 

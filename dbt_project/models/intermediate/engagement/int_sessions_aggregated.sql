@@ -1,13 +1,38 @@
--- Sessions (actor × session id, see stg_events__events) with events by the end
--- of run_date: acquisition channel from the session_start properties, else from
--- the first event when it carries page context (utm/referrer/page_url), else
--- unknown; the member if any event of the session was logged in; the user
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_touched_sessions() }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+-- Sessions (actor × session id, see int_events_sessionized) with events by the
+-- end of run_date: acquisition channel from the session_start properties, else
+-- from the first event when it carries page context (utm/referrer/page_url),
+-- else unknown; the member if any event of the session was logged in; the user
 -- (member, else actor) for distinct-user counts; funnel step flags.
+-- Incremental: rebuilds only the sessions int_events_this_run touches (old and
+-- new session keys of the night's changed events), from their events in the
+-- event history; a nightly run equals a full refresh.
+-- depends_on: {{ ref('int_events_this_run') }}
+{%- set since = event_changes_since() if is_incremental() else none %}
 with
 
 events as (
-    select * from {{ ref('stg_events__events') }}
-    where event_date <= {{ run_date() }}
+    select events.*
+    from {{ ref('int_events_sessionized') }} as events
+    {%- if is_incremental() %}
+    inner join (
+        select session_key from {{ ref('int_events_this_run') }}
+        where is_upsert
+        union
+        select old_session_key from {{ ref('int_events_this_run') }}
+        where old_session_key is not null
+    ) as touched on events.session_key = touched.session_key
+    {%- if since is not none %}
+    where events.event_date >= {{ since }}
+    {%- endif %}
+    {%- endif %}
 ),
 
 session_starts as (

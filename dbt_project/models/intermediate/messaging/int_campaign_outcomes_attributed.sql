@@ -23,7 +23,7 @@ events as (
         member_id,
         event_type,
         event_at
-    from {{ ref('stg_events__events') }}
+    from {{ ref('int_events_sessionized') }}
     where member_id is not null and event_date <= {{ run_date() }}
 ),
 

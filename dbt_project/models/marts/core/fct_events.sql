@@ -1,34 +1,11 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='event_id',
-        incremental_strategy='delete+insert',
-        pre_hook="{{ replace_partitions('event_date', arrived_column='drop_date') }}",
-        on_schema_change='append_new_columns',
-    )
-}}
--- One row per tracked event up to the end of run_date, in KST. Incremental on
--- the data interval: events of the lookback window (by event date or drop date)
--- plus any event not loaded yet; events are immutable, so a nightly run equals
--- a full refresh of the same data.
+{{ config(materialized='view') }}
+-- One row per tracked event up to the end of run_date, in KST: the public
+-- columns of the event history (int_events_sessionized, stored once and
+-- incremental), so marts readers need not know the intermediate layer.
 with
 
-staged as (
-    select * from {{ ref('stg_events__events') }}
-    where event_date <= {{ run_date() }}
-),
-
 events as (
-    select staged.* from staged
-    {%- if is_incremental() %}
-    left join {{ this }} as existing
-        on staged.event_id = existing.event_id
-    where
-        staged.event_date >= {{ lookback_start_date() }}
-        or staged.drop_date >= {{ lookback_start_date() }}
-        -- late beyond the lookback: an event not loaded before
-        or existing.event_id is null
-    {%- endif %}
+    select * from {{ ref('int_events_sessionized') }}
 ),
 
 final as (

@@ -17,7 +17,7 @@ views as (
         session_key,
         product_no,
         device_id
-    from {{ ref('stg_events__events') }}
+    from {{ ref('int_events_sessionized') }}
     where
         event_type = 'view_item'
         and product_no is not null

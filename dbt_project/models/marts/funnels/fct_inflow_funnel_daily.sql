@@ -41,7 +41,7 @@ purchase_events as (
     select distinct
         session_key,
         order_id
-    from {{ ref('stg_events__events') }}
+    from {{ ref('int_events_sessionized') }}
     where
         event_type = 'purchase'
         and order_id is not null

@@ -1,11 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_funnel_periods_since() }}",
+        on_schema_change='append_new_columns',
+    )
+}}
 -- Inflow funnel per day, ISO week (Monday) and calendar month x acquisition
 -- channel, with distinct users per step: the counts that cannot be summed from
 -- fct_inflow_funnel_daily (a user who comes back on two days is one user of the
 -- week). Rows with acquisition_channel 'all' count users across channels (a
 -- user who came through two channels is one); never add them to the channel
--- rows. Sessions count sessions started in the period. A table rebuilt from
--- every session up to run_date, so a replayed date gives the same rows; the
--- period holding run_date is partial (is_complete false).
+-- rows. Sessions count sessions started in the period; the period holding
+-- run_date is partial (is_complete false). Incremental: the periods ending on
+-- or after the earliest recomputed date (the lookback start, or an earlier
+-- date the night's changed events touch: macro funnel_periods_since) are
+-- rebuilt from their sessions; a replayed date gives the same rows.
+-- depends_on: {{ ref('int_events_this_run') }}
+{%- set since = funnel_periods_since() if is_incremental() else none %}
+{%- set rebuild_filter = 'true' %}
+{%- if since is not none %}
+    {%- set rebuild_filter = 'session_date >= least(cast('
+        ~ dbt.date_trunc('week', since) ~ ' as date), cast('
+        ~ dbt.date_trunc('month', since) ~ ' as date))' %}
+{%- endif %}
 with
 
 sessions as (
@@ -18,7 +36,10 @@ sessions as (
         has_checkout,
         has_purchase
     from {{ ref('int_sessions_aggregated') }}
-    where session_date <= {{ run_date() }}
+    where
+        session_date <= {{ run_date() }}
+        -- every session of a period that ends on or after `since`
+        and {{ rebuild_filter }}
 ),
 
 by_period as (
@@ -102,6 +123,9 @@ final as (
         count(distinct case when has_purchase then user_key end)
             as purchase_users
     from channels
+    {%- if since is not none %}
+    where period_end >= {{ since }}
+    {%- endif %}
     group by period_grain, period_start, period_end, acquisition_channel
 )
 

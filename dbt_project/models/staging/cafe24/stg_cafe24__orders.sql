@@ -40,7 +40,8 @@ typed as (
         {{ flag_to_boolean('first_order') }} as is_first_order_flag,
         {{ flag_to_boolean('order_from_mobile') }} as is_mobile_order,
         nullif(trim(utm_campaign), '') as utm_campaign,
-        {{ to_business_timestamp('updated_date') }} as updated_at
+        {{ to_business_timestamp('updated_date') }} as updated_at,
+        _dlt_load_id as load_id
     from latest
     where version_rank = 1
 ),
@@ -88,7 +89,8 @@ final as (
         is_first_order_flag,
         is_mobile_order,
         utm_campaign,
-        updated_at
+        updated_at,
+        load_id
     from typed
 )
 

@@ -1,36 +1,17 @@
-{{
-    config(
-        materialized='table',
-        post_hook="{{ analyze_relation() }}",
-    )
-}}
--- Tracked events, one row per insert_id (latest load wins): KST time, JSON
--- properties as columns, the session, and the acquisition channel on
--- session_start rows. A table, not a view: five models read it, and parsing
--- the JSON once (with planner statistics on PostgreSQL) is what keeps them
--- fast.
--- Sessions: an event keeps its source session id (any string; Amplitude's -1,
--- "no session", counts as none). Events without one are sessionized per actor
--- (device or anonymous id, else the member id): a new session starts after more
--- than var session_inactivity_minutes without an event of that actor; its id
--- is the epoch ms of its first event (as Amplitude's), so the key is the same
--- on every engine and every rebuild.
+{{ config(materialized='view') }}
+-- Tracked events as they arrived by the end of run_date (replay, macro
+-- arrived_by_run_date): KST time, JSON properties as typed columns, the actor,
+-- the source session id and the acquisition channel on session_start rows. A
+-- view: the loaders keep one row per insert_id (dlt merge), and the one stored
+-- copy of the history is int_events_sessionized, which reads through this view
+-- only the rows a run has to (re)write, so each event's JSON is parsed once.
+-- Sessions of events without a source session id are derived there.
 with
 
 source as (
     -- only drops that had arrived by the end of run_date (replay, macro doc)
     select * from {{ source('events', 'events') }}
     where {{ arrived_by_run_date('drop_date') }}
-),
-
-latest as (
-    select
-        *,
-        row_number() over (
-            partition by insert_id
-            order by _dlt_load_id desc nulls last
-        ) as version_rank
-    from source
 ),
 
 parsed as (
@@ -58,59 +39,10 @@ parsed as (
             when left(trim(event_properties), 1) = '{' then event_properties
         end as properties,
         drop_date,
-        drop_file
-    from latest
-    where version_rank = 1
-),
-
-sessionless as (
-    select
-        event_id,
-        actor_id,
-        event_ms,
-        case
-            when
-                lag(event_ms) over (
-                    partition by actor_id order by event_ms, event_id
-                ) >= event_ms - {{ var('session_inactivity_minutes') }} * 60000
-                then 0
-            else 1
-        end as is_session_start
-    from parsed
-    where source_session_id is null
-),
-
-numbered as (
-    select
-        event_id,
-        actor_id,
-        event_ms,
-        sum(is_session_start) over (
-            partition by actor_id
-            order by event_ms, event_id
-            rows between unbounded preceding and current row
-        ) as session_number
-    from sessionless
-),
-
-derived_sessions as (
-    select
-        event_id,
-        cast(
-            min(event_ms) over (partition by actor_id, session_number)
-            as {{ dbt.type_string() }}
-        ) as session_id
-    from numbered
-),
-
-sessioned as (
-    select
-        parsed.*,
-        coalesce(parsed.source_session_id, derived_sessions.session_id)
-            as session_id,
-        derived_sessions.event_id is not null as is_derived_session
-    from parsed
-    left join derived_sessions on parsed.event_id = derived_sessions.event_id
+        drop_file,
+        -- the load watermark of the incremental event history
+        _dlt_load_id as load_id
+    from source
 ),
 
 extracted as (
@@ -122,9 +54,8 @@ extracted as (
         member_id,
         device_id,
         actor_id,
-        session_id,
-        actor_id || ':' || session_id as session_key,
-        is_derived_session,
+        source_session_id,
+        event_ms,
         platform,
         city,
         {{ safe_cast_bigint(json_extract_text('properties', 'product_no')) }}
@@ -157,8 +88,9 @@ extracted as (
             false
         ) as has_page_context,
         drop_date,
-        drop_file
-    from sessioned
+        drop_file,
+        load_id
+    from parsed
 ),
 
 final as (

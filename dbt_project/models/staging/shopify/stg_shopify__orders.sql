@@ -116,7 +116,8 @@ typed as (
                     1
                 ) }}, '')
         end as utm_campaign,
-        {{ to_business_timestamp('current_orders.updated_at') }} as updated_at
+        {{ to_business_timestamp('current_orders.updated_at') }} as updated_at,
+        current_orders._dlt_load_id as load_id
     from current_orders
     left join refunds on current_orders.id = refunds.order_key
 ),
@@ -167,7 +168,8 @@ final as (
         is_first_order_flag,
         is_mobile_order,
         utm_campaign,
-        updated_at
+        updated_at,
+        load_id
     from typed
 )
 
