@@ -32,11 +32,12 @@ RUN_DATE = date(2026, 11, 22)  # the data date D of every benchmark; shops end o
 OUTPUT_SCHEMAS = ("staging", "intermediate", "marts", "audiences")
 SCALES = {"XS": 1_500, "S": 10_000, "M": 1_000_000, "L": 10_000_000}
 # Days of events at L: what ~70 GB of scratch disk holds. Measured at M (1M members, 90 event days, 2026-12-07):
-# tables 0.70 GB, drops 2.95 GB (0.033 GB per event day), raw warehouse 0.86 GB after the snapshot + 4.14 GB of
-# events (0.047 GB per day). L has 10× the members (orders per member do not change), so with d event days:
-#   generator output  G(d) = 7.0 + 0.33·d GB;  raw warehouse  W(d) = 8.6 + 0.47·d GB
-#   G + W + two copies of W = 32.8 + 1.72·d GB  ≤ 70 GB  →  d ≤ 21.
-# 14 days: 57 GB, leaving ~13 GB for DuckDB's spill files. (The dbt-built warehouses were 4–5× the raw one at M, so
+# tables 0.70 GB, drops 2.95 GB (0.033 GB per event day), raw warehouse 4.70 GB = 0.86 GB after the snapshot +
+# 3.84 GB of events from 89 drop days (0.043 GB per day). L has 10× the members (orders per member do not change),
+# so with d event days:
+#   generator output  G(d) = 7.0 + 0.33·d GB;  raw warehouse  W(d) = 8.6 + 0.43·d GB
+#   G + W + two copies of W = 32.8 + 1.62·d GB  ≤ 70 GB  →  d ≤ 22.
+# 14 days: 55 GB, leaving ~15 GB for DuckDB's spill files. (The dbt-built warehouses were 4–5× the raw one at M, so
 # the dbt sections at L need more than this disk at any number of days: the L plan runs the others.) 14 days is
 # below the 30/90-day engagement windows of the segmentation: L scales members, not history.
 L_EVENT_DAYS = 14

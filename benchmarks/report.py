@@ -102,6 +102,18 @@ def _summary(results: dict) -> list[str]:
                 f"requests (drt: {fmt(drt2.get('requests'))})"
             )
         lines.append(f"**Activation:** {'; '.join(parts)}.")
+    secs = _ok(results, "airflow_dbt_stage")
+    if secs:
+        parts = []
+        for s in secs:
+            f = s["facts"]
+            part = f"{s['scale']} {f['stage_vs_plain']}× a plain `dbt build` (target ≤ {f['target_ratio']}×)"
+            if f.get("before_vs_plain"):
+                part += f", {f['before_vs_plain']}× before (one dbt per model)"
+            if f.get("scheduler_vs_plain"):
+                part += f", {f['scheduler_vs_plain']}× under the scheduler (one run)"
+            parts.append(part)
+        lines.append(f"**The nightly's dbt stage under Airflow:** {'; '.join(parts)}; identical tables.")
     secs = _ok(results, "dag_parse")
     if secs:
         worst = max(secs[0]["rows"], key=lambda r: r["airflow_preimported_s"])
@@ -357,6 +369,44 @@ def render(results: dict[str, Any], results_path: Path | None = None) -> str:
         w(_table(s["rows"], [("file", "file"), ("dags", "DAGs"), ("tasks", "tasks"), ("cold_s", "cold s"),
                              ("airflow_preimported_s", "Airflow pre-imported s"),
                              ("vs_empty_dag", "× empty DAG")]))  # fmt: skip
+
+    # 7 ---------------------------------------------------------------------------------------------------------
+    secs = _sections(results, "airflow_dbt_stage")
+    w("\n## 7. The nightly's dbt stage under Airflow vs one plain `dbt build`\n\n")
+    w(
+        "`benchmarks/airflow_dbt_stage.py`: a DAG holding only crm_nightly's dbt stage (`pipeline.dbt_cosmos."
+        "dbt_stage`, behind one small task that absorbs the start-up of `dags test`) runs under `airflow dags test` "
+        "(the real task runner and execution API, SQLite metadata DB) on a copy of the raw warehouse. *Stage* = first "
+        "task start to last task end of the group, from the metadata DB. Baseline: `dbt build` of the same project and "
+        "vars on another copy, in the same run. Neither side starts with a partial parse for the night's vars. Every "
+        "model, seed and snapshot table must come out identical on all paths. Target: stage ≤ 1.5× the plain build. "
+        "*before*: the stage as it was (Cosmos LOCAL, one dbt per model; persist_docs on). *Under the scheduler*: "
+        "the stage once under `airflow standalone` (LocalExecutor: each task its own worker process, as in "
+        "production).\n\n"
+    )
+    w(_errors(secs))
+    for s in secs:
+        if s.get("error"):
+            continue
+        f = s["facts"]
+        w(f"{s['scale']}: median of {f['repetitions']} (stage / plain per repetition: "
+          f"{', '.join(str(x) for x in f['stage_vs_plain_per_repetition'])}); {f['tables_compared']} tables "
+          f"compared, identical: {fmt(f['tables_identical'])}.\n\n")  # fmt: skip
+        w(_table(s["rows"], [("path", "path"), ("wall_s", "wall s"), ("ratio", "× plain build"),
+                             ("runs_s", "runs s"), ("tasks", "tasks"), ("dbt_starts", "dbt starts"),
+                             ("full_parses", "full parses")]))  # fmt: skip
+        if f.get("persist_docs_comment_statements"):
+            w(f"\npersist_docs on: {f['persist_docs_comment_statements']:,} `COMMENT ON` statements per build (one per "
+              "relation and described column); off by default now (docs/operations.md, \"The dbt stage\").\n")  # fmt: skip
+        stages = (("WATCHER", "watcher_parts"), ("LOCAL (before)", "local_parts"),
+                  ("WATCHER, scheduler", "scheduler_parts"))  # fmt: skip
+        parts = [{"path": p, **{k: v for k, v in d.items() if k.endswith("_s")}}
+                 for p, key in stages for d in f.get(key, [])[:1]]  # fmt: skip
+        if parts:
+            w("\nWhere the stage's time goes (first repetition, seconds; task durations summed):\n\n")
+            w(_table(parts, [("path", "path"), ("stage_s", "stage"), ("producer_s", "dbt build (producer)"),
+                             ("sensors_s", "model sensors"), ("model_tasks_s", "model tasks (dbt each)"),
+                             ("test_task_s", "dbt test task"), ("dags_test_wall_s", "whole `dags test`")]))  # fmt: skip
 
     # GX ----------------------------------------------------------------------------------------------------------
     secs = _sections(results, "gx_cost")

@@ -1,9 +1,10 @@
 """
 ### crm_nightly — the nightly CRM cycle for one data date (a KST day)
 
-extract (storefront API, event drops, messaging reports + send ledger) → **raw gate** (GX) → **dbt build** (Cosmos, one
-task per model: model + its tests) → **marts gate** (GX) → **publish audiences** (warehouse tables + CSV/Parquet exports,
-Asset `crm_audiences`) → **audience sync** (Channel Talk, diff-based) → **report** (HTML marketing-cycle report, dbt docs).
+extract (storefront API, event drops, messaging reports + send ledger) → **raw gate** (GX) → **dbt build** (Cosmos
+WATCHER: one `dbt build` of the models, a task per model showing its result, then one `dbt test`) → **marts gate**
+(GX) → **publish audiences** (warehouse tables + CSV/Parquet exports, Asset `crm_audiences`) → **audience sync**
+(Channel Talk, diff-based) → **report** (HTML marketing-cycle report, dbt docs).
 
 Campaign sends run in the `crm_campaign__*` DAGs, triggered by the `crm_audiences` Asset or their own cron.
 The data interval is `[D 00:00, D+1 00:00)` Asia/Seoul; every task reads it, never the wall clock, so re-running a date
@@ -17,7 +18,6 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
-from cosmos import DbtTaskGroup
 
 from include.core.timezone import TIMEZONE
 from pipeline import dbt_cosmos
@@ -80,21 +80,8 @@ with DAG(
 
         return nightly.raw_gate(rc, [storefront, events, messaging])
 
-    dbt_build = DbtTaskGroup(
-        group_id="dbt_build",
-        project_config=dbt_cosmos.project_config(),
-        profile_config=dbt_cosmos.profile_config(),
-        execution_config=dbt_cosmos.execution_config(),
-        render_config=dbt_cosmos.render_config(),
-        operator_args={
-            "vars": {"run_date": "{{ kst_date(data_interval_start) }}"},
-            "env": dbt_cosmos.dbt_env(),
-            "pool": "duckdb_writer",
-            "install_deps": False,
-            # SQL fails the same way twice: no retries (a rerun of the DAG run resumes from the failed model)
-            "retries": 0,
-        },
-    )
+    # one `dbt build` watched by a task per model, then one `dbt test` (pipeline/dbt_cosmos.py)
+    dbt_build = dbt_cosmos.dbt_stage("dbt_build")
 
     @task(pool="duckdb_writer", retries=0)
     def marts_gate(rc: dict) -> dict:

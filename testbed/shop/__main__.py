@@ -1,6 +1,7 @@
 """Command line of the synthetic shop.
 
-``python -m testbed.shop generate --customers N --days D --end-date YYYY-MM-DD --seed S --shop-dir P --drops-dir P``;
+``python -m testbed.shop generate --customers N --days D --end-date YYYY-MM-DD --seed S --shop-dir P --drops-dir P
+[--chunk-members K]``;
 ``bench-store --shop-dir P --as-of ISO`` (as-of query latency); ``load-snapshot --shop-dir P --as-of ISO
 --destination FILE|URL`` (the shop as of an instant into the warehouse, with throughput).
 """
@@ -30,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         "--shop-dir", type=Path, default=settings.shop, help="Parquet tables (default CRM_SHOP_DIR)"
     )
     gen.add_argument("--drops-dir", type=Path, default=Path(settings.event_drops), help="event drops folder")
+    gen.add_argument(
+        "--chunk-members",
+        type=int,
+        default=None,
+        help="members generated at a time (bounds memory; the shop is the same for any value)",
+    )
     bench = sub.add_parser("bench-store", help="latency of typical as-of queries")
     bench.add_argument("--shop-dir", type=Path, default=settings.shop)
     bench.add_argument(
@@ -69,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
 
-    from testbed.shop.generator import generate_shop
+    from testbed.shop.generator import DEFAULT_CHUNK_MEMBERS, generate_shop
 
     manifest = generate_shop(
         args.shop_dir,
@@ -78,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         days=args.days,
         end_date=args.end_date,
         seed=args.seed,
+        chunk_members=args.chunk_members or DEFAULT_CHUNK_MEMBERS,
     )
     summary = {k: manifest[k] for k in ("params", "rows", "events", "timing_seconds", "peak_rss_mb")}
     print(json.dumps(summary, indent=2, ensure_ascii=False))

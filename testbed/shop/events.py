@@ -6,6 +6,9 @@ until the ``sign_up`` event, then carrying the new member id on the same device)
 a fixed funnel order: session_start → page_view → sign_up → search → coupon_page_view → view_item → add_to_cart →
 begin_checkout → purchase. Everything is numpy; properties are looked up from a table of pre-rendered JSON
 snippets (only ``purchase`` properties are rendered per row); lines are assembled with Arrow string kernels.
+Sessions and events are made one chunk of members at a time (anonymous visitors belong to a block like guests do)
+and appended to the day files of :class:`DropWriter`; device ids are hashes of the device's identity, so the same
+device gets the same id in whichever chunk it appears.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from testbed.shop.blocks import BlockRng, hashed_bytes16
 from testbed.shop.catalog import (
     CHANNELS,
     COUPON_CODES,
@@ -32,7 +36,7 @@ from testbed.shop.catalog import (
     UTM_VARIANTS,
 )
 from testbed.shop.members import Members
-from testbed.shop.orders import Catalog, Orders
+from testbed.shop.orders import Catalog, Guests, Orders
 from testbed.shop.timebase import DAY, KST_OFFSET, NULL_TS, Timebase, day_to_date, diurnal
 
 EVENT_TYPES = (
@@ -48,6 +52,9 @@ EVENT_TYPES = (
 )
 (SESSION_START, PAGE_VIEW, SIGN_UP, SEARCH, COUPON, VIEW, CART, CHECKOUT, PURCHASE) = range(len(EVENT_TYPES))
 BROWSE, BUY, ANON, SIGNUP = range(4)
+PRIMARY, SECOND, GUEST, VISITOR = range(
+    4
+)  # device kinds: a member's first or second device, a guest's, a visitor's
 MISSING_PURCHASE_EVENT = 0.05
 LATE_EVENT_SHARE = 0.01
 BROWSE_RATE_PER_DAY = 0.05  # median member browsing sessions per day while active
@@ -58,15 +65,20 @@ MAX_ROWS_PER_FILE = 2_000_000
 
 @dataclass
 class Sessions:
+    """A chunk's sessions in block order."""
+
     start: np.ndarray  # epoch microseconds
+    blk: np.ndarray
     kind: np.ndarray
-    user: np.ndarray  # member index or -1
-    device: np.ndarray
+    user: np.ndarray  # chunk-local member index or -1
+    dev_kind: np.ndarray  # PRIMARY, SECOND, GUEST or VISITOR
+    dev_no: np.ndarray  # shop-wide number of the member, guest or visitor owning the device
     platform: np.ndarray
     city: np.ndarray
     variant: np.ndarray  # index into the session_start property table
     order: np.ndarray  # order index for purchase sessions, else -1
     engage: np.ndarray  # multiplier of funnel depth
+    visitors: int  # anonymous visitors of the chunk (numbered after those of earlier chunks)
 
 
 class PropTable:
@@ -110,65 +122,81 @@ class PropTable:
         return self._add(props)
 
 
-def _poisson_times(rng, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _poisson_times(rngs: BlockRng, blk: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """``counts[i]`` uniform times in ``[lo[i], hi[i])`` per owner ``i`` (owners in block order ``blk``)."""
     owner = np.repeat(np.arange(len(counts)), counts)
+    rng = rngs.over(blk[owner])
     t = lo[owner] + (rng.random(len(owner)) * (hi - lo)[owner]).astype(np.int64)
-    return owner, t
+    return owner, t, rng
 
 
-def make_sessions(rng, m: Members, o: Orders, tb: Timebase, props: PropTable, n_guests: int) -> Sessions:
-    """All sessions of the event window (see module docstring)."""
+def make_sessions(
+    rngs: BlockRng, m: Members, o: Orders, tb: Timebase, props: PropTable, guests: Guests, first_visitor: int
+) -> Sessions:
+    """All sessions of the event window for a chunk (see module docstring); visitors are numbered from
+    ``first_visitor`` (the visitors of earlier chunks)."""
     w0, w1 = tb.window_start, tb.t_end
+    rng_m = rngs.over(m.blk)
     # member browsing: active part of the window at full rate, churned part at a residual rate
     rate = BROWSE_RATE_PER_DAY * np.exp(1.1 * m.z_engage)
     lo = np.maximum(m.signup, w0)
     act_hi = np.clip(m.active_end, lo, w1)
     act_days = np.maximum(act_hi - lo, 0) / DAY
     churn_days = np.maximum(w1 - act_hi, 0) / DAY * (m.signup < w1)
-    counts = rng.poisson(rate * (act_days + CHURNED_RATE_FACTOR * churn_days))
-    b_user, b_t = _poisson_times(rng, counts, lo, np.full(m.n, w1))
+    counts = rng_m.poisson(rate * (act_days + CHURNED_RATE_FACTOR * churn_days))
+    b_user, b_t, rng = _poisson_times(rngs, m.blk, counts, lo, np.full(m.n, w1))
     b_t = np.clip(diurnal(rng, b_t), lo[b_user], w1 - 1)
     # purchase sessions for every order placed in the window
     in_win = np.flatnonzero(o.t >= w0)
     p_user = o.member[in_win]
-    # anonymous visitors (never sign up) and guests' devices
-    n_anon = int(ANON_VISITORS_PER_MEMBER * m.n * tb.days / 90)
-    a_counts = 1 + rng.poisson(0.4, n_anon)
-    a_dev, a_t = _poisson_times(rng, a_counts, np.full(n_anon, w0), np.full(n_anon, w1))
+    # anonymous visitors (never sign up), ANON_VISITORS_PER_MEMBER per member of each block
+    per_block = np.bincount(m.blk, minlength=rngs.n_blocks)
+    visitors = np.rint(ANON_VISITORS_PER_MEMBER * per_block * tb.days / 90).astype(np.int64)
+    v_blk = np.repeat(np.arange(rngs.n_blocks), visitors)
+    a_counts = 1 + rngs.over(v_blk).poisson(0.4, len(v_blk))
+    a_dev, a_t, rng = _poisson_times(rngs, v_blk, a_counts, np.full(len(v_blk), w0), np.full(len(v_blk), w1))
     a_t = diurnal(rng, a_t)
     # sign-up sessions, plus 0–2 anonymous visits on the same device in the two weeks before
     s_user = np.flatnonzero(m.signup >= w0)
-    pre = rng.integers(0, 3, len(s_user))
+    pre = rngs.over(m.blk[s_user]).integers(0, 3, len(s_user))
     pre_user = np.repeat(s_user, pre)
-    pre_t = m.signup[pre_user] - (rng.random(len(pre_user)) * 14 * DAY).astype(np.int64)
+    before = rngs.over(m.blk[pre_user]).random(len(pre_user)) * 14 * DAY
+    pre_t = m.signup[pre_user] - before.astype(np.int64)
     keep = pre_t >= w0
     pre_user, pre_t = pre_user[keep], pre_t[keep]
 
-    n_dev_members = 2 * m.n
-    guest_dev = n_dev_members + np.maximum(o.guest[in_win], 0)
-    anon_dev0 = n_dev_members + n_guests
-    second = m.has_second_device & (rng.random(m.n) < 0.5)
+    second = m.has_second_device & (rng_m.random(m.n) < 0.5)
 
-    def member_device(users: np.ndarray) -> np.ndarray:
-        alt = second[users] & (rng.random(len(users)) < 0.3)
-        return np.where(alt, m.n + users, users)
+    def member_device(users: np.ndarray, blk: np.ndarray) -> np.ndarray:
+        alt = second[users] & (rngs.over(blk).random(len(users)) < 0.3)
+        return np.where(alt, SECOND, PRIMARY)
 
-    buy_start = o.t[in_win]  # shifted back by the session length later
-    kind = np.concatenate([np.full(len(b_user), BROWSE), np.full(len(in_win), BUY), np.full(len(a_t), ANON),
-                           np.full(len(s_user), SIGNUP), np.full(len(pre_user), ANON)])  # fmt: skip
-    user = np.concatenate([b_user, p_user, np.full(len(a_t), -1), s_user, np.full(len(pre_user), -1)])
-    device = np.concatenate([member_device(b_user), np.where(p_user >= 0, member_device(np.maximum(p_user, 0)), guest_dev),
-                             anon_dev0 + a_dev, s_user, pre_user])  # fmt: skip
-    start = np.concatenate([b_t, buy_start, a_t, m.signup[s_user] - 60, pre_t])
-    order = np.concatenate(
-        [np.full(len(b_user), -1), in_win, np.full(len(a_t) + len(s_user) + len(pre_user), -1)]
+    nb, nw, na, ns, npre = len(b_user), len(in_win), len(a_t), len(s_user), len(pre_user)
+    is_guest = p_user < 0
+    kind = np.concatenate([np.full(nb, BROWSE), np.full(nw, BUY), np.full(na, ANON), np.full(ns, SIGNUP),
+                           np.full(npre, ANON)])  # fmt: skip
+    blk = np.concatenate([m.blk[b_user], o.blk[in_win], v_blk[a_dev], m.blk[s_user], m.blk[pre_user]])
+    user = np.concatenate([b_user, p_user, np.full(na, -1), s_user, np.full(npre, -1)])
+    dev_kind = np.concatenate([member_device(b_user, m.blk[b_user]),
+                               np.where(is_guest, GUEST, member_device(np.maximum(p_user, 0), o.blk[in_win])),
+                               np.full(na, VISITOR), np.full(ns + npre, PRIMARY)])  # fmt: skip
+    # the local member index (members' devices) or guest index, for attributes; shop-wide numbers for ids
+    local = np.concatenate([b_user, np.where(is_guest, o.guest[in_win], p_user), a_dev, s_user, pre_user])
+    # (purchase sessions start at the order for now: expand() moves them back by their length)
+    start = np.concatenate([b_t, o.t[in_win], a_t, m.signup[s_user] - 60, pre_t])
+    order = np.concatenate([np.full(nb, -1), in_win, np.full(na + ns + npre, -1)])
+    by_block = np.argsort(blk, kind="stable")
+    kind, blk, user, dev_kind, local, start, order = (
+        x[by_block] for x in (kind, blk, user, dev_kind, local, start, order)
     )
     n = len(kind)
-    dev_member = np.where(device < n_dev_members, device % max(m.n, 1), -1)
+    rng = rngs.over(blk)
+    owner_offset = np.select([dev_kind == GUEST, dev_kind == VISITOR], [guests.first, first_visitor], m.first)
+    dev_member = np.where(dev_kind <= SECOND, local, -1)
     platform = np.where(
         dev_member >= 0, m.platform[np.maximum(dev_member, 0)], rng.choice(3, n, p=[0.45, 0.2, 0.35])
     )
-    platform = np.where(device >= m.n, np.where(dev_member >= 0, (platform + 1) % 3, platform), platform)
+    platform = np.where(dev_kind == SECOND, (platform + 1) % 3, platform)
     platform = np.where(kind == BUY, o.platform[np.maximum(order, 0)], platform)
     city = np.where(dev_member >= 0, m.region[np.maximum(dev_member, 0)], rng.choice(len(REGIONS), n))
     channel = rng.choice(len(CHANNELS), n, p=[0.30, 0.22, 0.13, 0.05, 0.30])
@@ -180,10 +208,10 @@ def make_sessions(rng, m: Members, o: Orders, tb: Timebase, props: PropTable, n_
     for ci, ch in enumerate(CHANNELS):
         first, count = props.variant_of[ch]
         sel = channel == ci
-        variant[sel] = props.variant_base + first + rng.integers(0, count, sel.sum())
+        variant[sel] = props.variant_base + first + rngs.over(blk[sel]).integers(0, count, int(sel.sum()))
     engage = np.where(user >= 0, np.exp(0.35 * m.z_engage[np.maximum(user, 0)]), 0.7)
-    return Sessions(start * 1_000_000 + rng.integers(0, 1_000_000, n), kind, user, device, platform, city, variant,
-                    order, engage)  # fmt: skip
+    return Sessions(start * 1_000_000 + rng.integers(0, 1_000_000, n), blk, kind, user, dev_kind,
+                    owner_offset + local, platform, city, variant, order, engage, len(v_blk))  # fmt: skip
 
 
 @dataclass
@@ -202,9 +230,10 @@ def _price_variant(cat: Catalog, product: np.ndarray, t: np.ndarray) -> np.ndarr
     return ((ch == NULL_TS) | (t >= ch)).astype(np.int64)
 
 
-def expand(rng, s: Sessions, o: Orders, m: Members, cat: Catalog, props: PropTable) -> Events:
+def expand(rngs: BlockRng, s: Sessions, o: Orders, m: Members, cat: Catalog, props: PropTable) -> Events:
     """Turns sessions into events in funnel order, with products, times and property keys."""
     n = len(s.kind)
+    rng = rngs.over(s.blk)
     buy, browse = s.kind == BUY, s.kind == BROWSE
     oi = np.maximum(s.order, 0)
     n_items = np.where(buy, np.diff(o.item_off)[oi], 0)
@@ -241,31 +270,36 @@ def expand(rng, s: Sessions, o: Orders, m: Members, cat: Catalog, props: PropTab
         etype[pos] = ty
         pos_of[ty] = (pos, owner, rank)
 
+    def draw(ty: int):  # positions of type ``ty`` are in session (so block) order
+        return rngs.over(s.blk[pos_of[ty][1]])
+
     pos, owner, _ = pos_of[SESSION_START]
     prop[pos] = s.variant[owner]
     pos, owner, _ = pos_of[PAGE_VIEW]
-    prop[pos] = props.page_base + rng.integers(0, props.n_pages, len(pos))
+    prop[pos] = props.page_base + draw(PAGE_VIEW).integers(0, props.n_pages, len(pos))
     pos, owner, _ = pos_of[SIGN_UP]
-    prop[pos] = props.signup_base + rng.choice(3, len(pos), p=[0.6, 0.25, 0.15])
+    prop[pos] = props.signup_base + draw(SIGN_UP).choice(3, len(pos), p=[0.6, 0.25, 0.15])
     pos, owner, _ = pos_of[SEARCH]
     w = 1 / np.arange(1, len(SEARCH_TERMS) + 1) ** 0.8
-    prop[pos] = props.search_base + rng.choice(len(w), len(pos), p=w / w.sum())
+    prop[pos] = props.search_base + draw(SEARCH).choice(len(w), len(pos), p=w / w.sum())
     pos, owner, _ = pos_of[COUPON]
-    prop[pos] = props.coupon_base + rng.integers(0, len(COUPON_CODES), len(pos))
+    prop[pos] = props.coupon_base + draw(COUPON).integers(0, len(COUPON_CODES), len(pos))
     pos, owner, _ = pos_of[CHECKOUT]
     prop[pos] = props.checkout_base + np.clip(c[CART][owner], 1, 6) - 1
 
     # event times: gaps inside a session; purchase sessions end at the order time
-    gaps = (rng.exponential(40.0, total) + 2.0) * 1e6
+    # (integer microseconds: a float running sum would round differently depending on what came before it)
+    gaps = ((rngs.over(s.blk[session]).exponential(40.0, total) + 2.0) * 1e6).astype(np.int64)
     gaps[sess_off[:-1][per_session > 0]] = 0
     cum = np.cumsum(gaps)
-    offset = (cum - np.repeat(cum[sess_off[:-1]], per_session)).astype(np.int64)
+    offset = cum - np.repeat(cum[sess_off[:-1]], per_session)
     length = offset[sess_off[1:] - 1]
     start = np.where(buy, o.t[oi] * 1_000_000 - length - rng.integers(0, 1_000_000, n), s.start)
     time = start[session] + offset
 
     # viewed products: the order's items first, then the member's taste or the shop's popularity
     pos, owner, rank = pos_of[VIEW]
+    rng = draw(VIEW)
     w = cat.weight / cat.weight.sum()
     product = rng.choice(len(w), len(pos), p=w)
     is_item = buy[owner] & (rank < n_items[owner])
@@ -286,6 +320,7 @@ def expand(rng, s: Sessions, o: Orders, m: Members, cat: Catalog, props: PropTab
     view_start = sess_off[:-1] + before[VIEW]
     # cart lines: the order's items, else one of the session's viewed products
     cpos, cowner, crank = pos_of[CART]
+    rng = draw(CART)
     pick = view_start[cowner] + rng.integers(0, np.maximum(c[VIEW][cowner], 1))
     view_prop = prop[pick] - props.view_base
     cart_item = o.item_off[oi[cowner]] + np.minimum(crank, np.maximum(n_items[cowner] - 1, 0))
@@ -318,15 +353,19 @@ def login_instants(s: Sessions) -> tuple[np.ndarray, np.ndarray]:
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+_HEX_UPPER = np.frombuffer(b"0123456789ABCDEF", np.uint8)
 GZIP_LEVEL = 3
 
 
-def uuid_strings(raw: np.ndarray) -> pa.StringArray:
-    """UUID-v4-looking strings from an ``(n, 16)`` uint8 array, built without a Python loop."""
+def uuid_strings(raw: np.ndarray, upper: np.ndarray | None = None) -> pa.StringArray:
+    """UUID-v4-looking strings from an ``(n, 16)`` uint8 array, built without a Python loop (``upper``: rows in
+    capitals)."""
     n = len(raw)
     nib = np.empty((n, 32), np.uint8)
     nib[:, 0::2], nib[:, 1::2] = raw >> 4, raw & 15
     chars = _HEX[nib]
+    if upper is not None:
+        chars[upper] = _HEX_UPPER[nib[upper]]
     chars[:, 12] = ord("4")
     out = np.full((n, 36), ord("-"), np.uint8)
     for dst, src in ((0, 0), (9, 8), (14, 12), (19, 16), (24, 20)):
@@ -336,64 +375,103 @@ def uuid_strings(raw: np.ndarray) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out.tobytes()))
 
 
-def write_drops(
-    rng, ev: Events, s: Sessions, o: Orders, m: Members, props: PropTable, payment: np.ndarray,
-    tb: Timebase, drops_dir: Path, seed: int,
-) -> dict[str, int]:  # fmt: skip
-    """Writes ``drops_dir/dt=YYYY-MM-DD/events-NNN.jsonl.gz`` (KST days); ~1 % of events land in the next day's drop.
+class _DayFile:
+    """The gzip stream of one drop folder, kept open across chunks; a new file after ``max_rows`` lines."""
 
-    Lines are rendered with Arrow string kernels and gzipped with zlib in two threads (both release the GIL).
-    Returns the number of events per drop date.
-    """
-    keep = ev.time >= tb.window_start * 1_000_000
-    idx = np.flatnonzero(keep)
-    late = rng.random(len(idx)) < LATE_EVENT_SHARE
-    day = (ev.time[idx] // 1_000_000 + KST_OFFSET) // DAY + late
-    order = np.lexsort((ev.time[idx], late, day))
-    idx, day = idx[order], day[order]
-    n_dev = int(s.device.max()) + 1 if len(s.device) else 0
-    dev_ids = uuid_strings(np.random.default_rng([seed, 11]).integers(0, 256, (n_dev, 16), dtype=np.uint8))
-    ctx = {
-        "snippets": pa.array(props.snippets, pa.string()),
-        "etypes": pa.array(EVENT_TYPES, pa.string()),
-        "platforms": pa.array(PLATFORMS, pa.string()),
-        "cities": pa.array([r[2] for r in REGIONS], pa.string()),
-        "devices": dev_ids,
-        "devices_upper": pc.utf8_upper(dev_ids),
-        "payment": payment,
-    }
-    jobs = []
-    bounds = np.flatnonzero(np.diff(day)) + 1
-    for part in np.split(np.arange(len(idx)), bounds):
-        if not len(part):
-            continue
-        d = int(day[part[0]])
-        folder = drops_dir / f"dt={day_to_date(d).isoformat()}"
+    def __init__(self, folder: Path, max_rows: int) -> None:
+        self.folder, self.max_rows = folder, max_rows
+        self.number, self.rows, self.total = 0, 0, 0
+        self.comp = None
         folder.mkdir(parents=True, exist_ok=True)
-        for fno, sub in enumerate(np.array_split(part, max(1, -(-len(part) // MAX_ROWS_PER_FILE)))):
-            jobs.append((folder / f"events-{fno:03d}.jsonl.gz", idx[sub], [seed, d, fno]))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda job: _write_file(job[0], _render(ev, s, o, job[1], job[2], ctx)), jobs))
-    counts: dict[str, int] = {}
-    for path, e, _ in jobs:
-        key = path.parent.name.removeprefix("dt=")
-        counts[key] = counts.get(key, 0) + len(e)
-    return counts
+
+    def _tmp(self) -> Path:
+        return self.folder / f"events-{self.number:03d}.jsonl.tmp"
+
+    def append(self, lines: pa.StringArray) -> None:
+        while len(lines):
+            if self.comp is None:
+                self.comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+                self._tmp().write_bytes(b"")
+            take = min(len(lines), self.max_rows - self.rows)
+            piece, lines = lines.slice(0, take), lines.slice(take)
+            offsets = np.frombuffer(piece.buffers()[1], np.int32, len(piece) + 1, piece.offset * 4)
+            data = memoryview(piece.buffers()[2])[offsets[0] : offsets[-1]]
+            with open(self._tmp(), "ab") as fh:  # no handle stays open: a long history has hundreds of days
+                fh.write(self.comp.compress(data))
+            self.rows += take
+            self.total += take
+            if self.rows == self.max_rows:
+                self.close()
+
+    def close(self) -> None:
+        if self.comp is None:
+            return
+        with open(self._tmp(), "ab") as fh:
+            fh.write(self.comp.flush())
+        self._tmp().replace(self.folder / f"events-{self.number:03d}.jsonl.gz")
+        self.comp, self.rows, self.number = None, 0, self.number + 1
 
 
-def _write_file(path: Path, lines: pa.StringArray) -> None:
-    offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
-    data = memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
-    comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(comp.compress(data))
-        fh.write(comp.flush())
-    tmp.replace(path)
+class DropWriter:
+    """Writes ``drops_dir/dt=YYYY-MM-DD/events-NNN.jsonl.gz`` (KST days of arrival) chunk by chunk.
+
+    Each chunk's events of a day are appended to that day's open gzip stream, sorted by event time within the
+    chunk (late arrivals at the end); a day holding more than ``max_rows`` events continues in the next file.
+    Lines are rendered with Arrow string kernels and gzipped with zlib, two days at a time in threads (both release
+    the GIL). :meth:`close` finishes every file (until then they carry a ``.tmp`` suffix).
+    """
+
+    def __init__(self, drops_dir: Path, seed: int, props: PropTable, max_rows: int | None = None) -> None:
+        self.drops_dir, self.seed = Path(drops_dir), seed
+        self.max_rows = max_rows or MAX_ROWS_PER_FILE
+        self.days: dict[int, _DayFile] = {}
+        self.ctx = {
+            "snippets": pa.array(props.snippets, pa.string()),
+            "etypes": pa.array(EVENT_TYPES, pa.string()),
+            "platforms": pa.array(PLATFORMS, pa.string()),
+            "cities": pa.array([r[2] for r in REGIONS], pa.string()),
+        }
+
+    def write(
+        self,
+        rngs: BlockRng,
+        ev: Events,
+        s: Sessions,
+        o: Orders,
+        m: Members,
+        payment: np.ndarray,
+        tb: Timebase,
+    ) -> None:
+        """Appends a chunk's events of the window; ~1 % of them land in the next day's drop."""
+        idx = np.flatnonzero(ev.time >= tb.window_start * 1_000_000)
+        rng = rngs.over(s.blk[ev.session[idx]])
+        late = rng.random(len(idx)) < LATE_EVENT_SHARE
+        insert_raw = rng.integers(0, 256, (len(idx), 16), dtype=np.uint8)
+        day = (ev.time[idx] // 1_000_000 + KST_OFFSET) // DAY + late
+        order = np.lexsort((ev.time[idx], late, day))
+        idx, day, insert_raw = idx[order], day[order], insert_raw[order]
+        ctx = {**self.ctx, "payment": payment, "member_offset": m.first, "seed": self.seed}
+        jobs = []
+        bounds = np.flatnonzero(np.diff(day)) + 1
+        for part in np.split(np.arange(len(idx)), bounds):
+            if len(part):
+                d = int(day[part[0]])
+                if d not in self.days:
+                    folder = self.drops_dir / f"dt={day_to_date(d).isoformat()}"
+                    self.days[d] = _DayFile(folder, self.max_rows)
+                jobs.append((self.days[d], idx[part], insert_raw[part]))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda job: job[0].append(_render(ev, s, o, job[1], job[2], ctx)), jobs))
+
+    def close(self) -> dict[str, int]:
+        """Finishes every file; returns the number of events per drop date."""
+        for f in self.days.values():
+            f.close()
+        return {day_to_date(d).isoformat(): f.total for d, f in sorted(self.days.items())}
 
 
 def _render(
-    ev: Events, s: Sessions, o: Orders, e: np.ndarray, rng_key: list[int], ctx: dict
+    ev: Events, s: Sessions, o: Orders, e: np.ndarray, insert_raw: np.ndarray, ctx: dict
 ) -> pa.StringArray:
     """One JSON line per event (Amplitude export field names), newline-terminated."""
     sess = ev.session[e]
@@ -408,20 +486,20 @@ def _render(
             pa.array(np.diff(o.item_off)[oi0]).cast(pa.string()), "}", "",
         )  # fmt: skip
         props = pc.if_else(pa.array(is_purchase), rendered, props)
-    insert_ids = uuid_strings(np.random.default_rng(rng_key).integers(0, 256, (len(e), 16), dtype=np.uint8))
+    insert_ids = uuid_strings(insert_raw)
     user = ev.user[e]
     user_json = pc.if_else(
         pa.array(user >= 0),
         pc.binary_join_element_wise(
-            '"m', pc.utf8_lpad(pa.array(user + 1).cast(pa.string()), 7, "0"), '"', ""
+            '"m', pc.utf8_lpad(pa.array(ctx["member_offset"] + user + 1).cast(pa.string()), 7, "0"), '"', ""
         ),
         "null",
     )
     platform = s.platform[sess]
-    dev = pa.array(s.device[sess])
+    device = uuid_strings(hashed_bytes16(ctx["seed"], s.dev_kind[sess], s.dev_no[sess]))
     device = pc.if_else(
-        pa.array(platform == 1), pc.take(ctx["devices_upper"], dev), pc.take(ctx["devices"], dev)
-    )
+        pa.array(platform == 1), pc.utf8_upper(device), device
+    )  # iOS reports IDFVs in capitals
     event_time = pc.strftime(pa.array(ev.time[e].astype("datetime64[us]")), "%Y-%m-%d %H:%M:%S")
     return pc.binary_join_element_wise(
         '{"$insert_id":"', insert_ids,

@@ -2,7 +2,9 @@
 
 Each member gets two latent normals drawn from a Gaussian copula (rho≈0.5): ``z_engage`` drives browsing
 sessions, ``z_buy`` drives whether and how often they buy. They are correlated but not equal, so every G1–G4
-quadrant (interest × conversion) is populated.
+quadrant (interest × conversion) is populated. Members are made a chunk at a time (a run of whole blocks of
+:mod:`testbed.shop.blocks`); member ``i`` of ``n`` signs up at a time that grows with ``i`` (see :func:`signup_times`),
+so ids stay in sign-up order without sorting the whole shop.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from testbed.shop import people
+from testbed.shop.blocks import BLOCK_MEMBERS, BlockRng, Draw
 from testbed.shop.catalog import PLATFORM_WEIGHTS
-from testbed.shop.timebase import DAY, NULL_TS, Timebase, diurnal, ts_array
+from testbed.shop.timebase import DAY, HOURLY_WEIGHTS, KST_OFFSET, NULL_TS, Timebase, ts_array
 
 CONSENT_CHANNELS: tuple[str, ...] = ("sms", "news_mail", "kakao", "push", "night")
 # P(opt-in at sign-up) per channel; night consent only asked when sms or kakao was given.
@@ -24,13 +27,20 @@ OPT_OUT_PER_YEAR = 0.15  # hazard of withdrawing a given consent
 OPT_IN_PER_YEAR = 0.05  # hazard of giving a consent refused at sign-up
 RECONSENT_SHARE = 0.5  # members past 2 years who re-confirmed their consents (the rest are due)
 ENGAGE_BUY_RHO = 0.5
+_HOUR_CDF = np.concatenate([[0.0], np.cumsum(HOURLY_WEIGHTS)])
 
 
 @dataclass
 class Members:
-    """Arrays indexed by member position (0..n-1, ordered by sign-up)."""
+    """Arrays of one chunk's members, indexed by position in the chunk (0..n-1, ordered by sign-up).
+
+    Member ``j`` of the chunk is member ``first + j`` of the shop (id ``m{first + j + 1:07d}``) and lies in the
+    chunk's block ``blk[j]``.
+    """
 
     n: int
+    first: int
+    blk: np.ndarray
     member_id: pa.Array
     signup: np.ndarray  # epoch s
     active_end: np.ndarray  # epoch s after which the member has churned (may be beyond t_end)
@@ -46,24 +56,44 @@ class Members:
     table: pa.Table  # customers without login_dates (added once orders and sessions are known)
 
 
-def _copula(rng: np.random.Generator, n: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
+def _copula(rng: Draw, n: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
     a = rng.standard_normal(n)
     b = rng.standard_normal(n)
     return a, rho * a + np.sqrt(1 - rho**2) * b
 
 
-def make_members(rng: np.random.Generator, pools: people.Pools, tb: Timebase, n: int) -> Members:
-    """Draws ``n`` members with sign-up times growing over the history (the shop grows)."""
-    u = rng.random(n)
-    frac = np.where(rng.random(n) < 0.75, np.sqrt(u), u)  # linear growth + a flat base
-    signup = tb.history_start + (frac * (tb.t_end - tb.history_start - 1)).astype(np.int64)
-    signup = np.sort(np.minimum(diurnal(rng, signup), tb.t_end - 1))
+def signup_times(tb: Timebase, q: np.ndarray) -> np.ndarray:
+    """Sign-up instants at quantiles ``q`` in [0, 1) of the sign-up distribution, non-decreasing in ``q``.
+
+    The shop grows: 75 % of sign-ups have a linearly increasing density over the history, 25 % are flat, so the
+    position ``x`` in the history has CDF ``F(x) = 0.75·x² + 0.25·x``; the time of day follows the shop's hourly
+    profile. Both are applied as monotone maps (``F⁻¹``, then the hourly quantile function inside the KST day), so
+    member ``i`` of ``n`` drawn at ``q = (i + U) / n`` lands in sign-up order without a global sort.
+    """
+    x = (-0.25 + np.sqrt(0.0625 + 3.0 * q)) / 1.5
+    local = tb.history_start + KST_OFFSET + x * (tb.t_end - tb.history_start - 1)
+    day = np.floor(local / DAY)
+    f = local / DAY - day  # position inside the KST day, spread over the hours by their share of activity
+    hour = np.clip(np.searchsorted(_HOUR_CDF, f, side="right") - 1, 0, 23)
+    second = np.minimum((f - _HOUR_CDF[hour]) / HOURLY_WEIGHTS[hour] * 3600, 3599).astype(np.int64)
+    t = day.astype(np.int64) * DAY - KST_OFFSET + hour * 3600 + second
+    return np.minimum(t, tb.t_end - 1)
+
+
+def make_members(
+    rngs: BlockRng, pools: people.Pools, tb: Timebase, first: int, n: int, total: int
+) -> Members:
+    """Members ``first .. first + n - 1`` of a shop of ``total``, with sign-ups growing over the history."""
+    blk = np.arange(n) // BLOCK_MEMBERS
+    rng = rngs.over(blk)
+    idx = first + np.arange(n)
+    signup = signup_times(tb, (idx + rng.random(n)) / total)
 
     z_engage, z_buy = _copula(rng, n, ENGAGE_BUY_RHO)
     life_days = rng.exponential(550.0, n) * np.exp(0.35 * z_buy)
     active_end = signup + (life_days * DAY).astype(np.int64)
 
-    idx = np.arange(1, n + 1)
+    idx = idx + 1
     member_id = pc.binary_join_element_wise("m", pc.utf8_lpad(pa.array(idx).cast(pa.string()), 7, "0"), "")
     name = people.names(rng, pools, n)
     cellphone = people.phones(rng, idx)
@@ -93,6 +123,8 @@ def make_members(rng: np.random.Generator, pools: people.Pools, tb: Timebase, n:
     cols.update(_consents(rng, tb, signup, platform))
     return Members(
         n=n,
+        first=first,
+        blk=blk,
         member_id=member_id,
         signup=signup,
         active_end=active_end,
@@ -109,9 +141,7 @@ def make_members(rng: np.random.Generator, pools: people.Pools, tb: Timebase, n:
     )
 
 
-def _consents(
-    rng: np.random.Generator, tb: Timebase, signup: np.ndarray, platform: np.ndarray
-) -> dict[str, pa.Array]:
+def _consents(rng: Draw, tb: Timebase, signup: np.ndarray, platform: np.ndarray) -> dict[str, pa.Array]:
     """Per channel: the value given at sign-up and at most one later flip (opt-out or late opt-in)."""
     n = len(signup)
     tenure = (tb.t_end - signup) / (365.25 * DAY)

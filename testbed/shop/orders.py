@@ -3,7 +3,9 @@
 Member *i* buys at all with probability ``sigmoid(0.9 + 1.2·z_buy)``; a buyer's first order follows sign-up
 (within days for most, thanks to the welcome coupon), further orders form a Poisson process with a lognormal rate
 ``3/yr · exp(1.2·z_buy)`` (capped at 36/yr) until the member churns. That gives many 1–2× buyers and a real tail of 10+× buyers.
-Guests (no member id) place ~15 % of orders; some order again with the same phone.
+Guests (no member id) place ~15 % of orders; some order again with the same phone. Orders are made a chunk of
+members at a time; each block of members brings its own guests (~15 % of the block's orders), and order ids are
+numbered per KST day in (block, time) order with counters carried from chunk to chunk (:class:`OrderNumbers`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from testbed.shop.blocks import BlockRng
 from testbed.shop.catalog import (
     CHANNEL_WEIGHTS,
     CHANNELS,
@@ -69,12 +72,52 @@ class Catalog:
 
 
 @dataclass
+class Guests:
+    """One chunk's guests: shop-wide numbers ``first .. first + n - 1``, each attached to a block of the chunk."""
+
+    first: int
+    blk: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.blk)
+
+
+class OrderNumbers:
+    """The next order number of every KST day of the history, carried from chunk to chunk.
+
+    Ids are ``YYYYMMDD-NNNNNNN``: within a day, the orders of block 0 in time order, then those of block 1, …; so
+    the id of an order does not depend on the chunk size (an id orders time within a block, not across blocks).
+    """
+
+    def __init__(self, tb: Timebase) -> None:
+        self.day0 = int(kst_day(np.array([tb.history_start]))[0])
+        self.used = np.zeros(int(kst_day(np.array([tb.t_end - 1]))[0]) - self.day0 + 1, np.int64)
+
+    def assign(self, t: np.ndarray) -> pa.Array:
+        """Ids for a chunk's orders given in (block, time) order."""
+        n = len(t)
+        day = kst_day(t) - self.day0
+        by_day = np.argsort(day, kind="stable")
+        counts = np.bincount(day, minlength=len(self.used))
+        starts = np.cumsum(counts) - counts
+        seq = np.empty(n, np.int64)
+        seq[by_day] = np.arange(n) - starts[day[by_day]] + self.used[day[by_day]]
+        self.used += counts
+        datestr = pc.strftime(ts_array(t), "%Y%m%d")
+        return pc.binary_join_element_wise(
+            datestr, pc.utf8_lpad(pa.array(seq + 1).cast(pa.string()), 7, "0"), "-"
+        )
+
+
+@dataclass
 class Orders:
-    """All orders sorted by time, with their items (``item_off[i]:item_off[i+1]``) and lifecycle."""
+    """A chunk's orders in (block, time) order, with their items (``item_off[i]:item_off[i+1]``) and lifecycle."""
 
     t: np.ndarray
-    member: np.ndarray  # -1 for guests
-    guest: np.ndarray  # -1 for members
+    blk: np.ndarray  # block of the member or guest who ordered
+    member: np.ndarray  # chunk-local member index, -1 for guests
+    guest: np.ndarray  # chunk-local guest index, -1 for members
     sub: np.ndarray  # subscription index paid by this order, else -1
     platform: np.ndarray
     channel: np.ndarray
@@ -97,8 +140,9 @@ class Orders:
         return len(self.t)
 
 
-def _member_order_times(rng: np.random.Generator, m: Members, tb: Timebase) -> tuple[np.ndarray, np.ndarray]:
+def _member_order_times(rngs: BlockRng, m: Members, tb: Timebase) -> tuple[np.ndarray, np.ndarray]:
     n = m.n
+    rng = rngs.over(m.blk)
     buyer = rng.random(n) < 1 / (1 + np.exp(-(0.9 + 1.2 * m.z_buy)))
     delay = np.where(rng.random(n) < 0.6, rng.exponential(4.0, n), rng.exponential(60.0, n))
     first = m.signup + 600 + (delay * DAY).astype(np.int64)
@@ -110,53 +154,66 @@ def _member_order_times(rng: np.random.Generator, m: Members, tb: Timebase) -> t
     owner = np.repeat(np.arange(n), counts)
     rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
     f, s = first[owner], stop[owner]
+    rng = rngs.over(m.blk[owner])
     t = f + (rng.random(len(owner)) * (s - f)).astype(np.int64)
     t = np.clip(diurnal(rng, t), f, tb.t_end - 1)
     return owner, np.where(rank == 0, f, t)
 
 
 def _guest_order_times(
-    rng: np.random.Generator, n_orders: int, tb: Timebase
-) -> tuple[np.ndarray, np.ndarray]:
-    extra = np.where(rng.random(n_orders) < GUEST_REPEAT_SHARE, rng.geometric(0.45, n_orders), 0)
-    mean = 1 + extra.mean() if n_orders else 1
-    g = max(1, int(n_orders / mean))
-    counts = 1 + extra[:g]
+    rngs: BlockRng, member_orders_per_block: np.ndarray, tb: Timebase
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Guests of each block (~15 % of the block's orders) and their orders: (guest of each order, times, guest blocks)."""
+    share = GUEST_ORDER_SHARE / (1 - GUEST_ORDER_SHARE)
+    n_orders = np.rint(member_orders_per_block * share).astype(np.int64)
+    oblk = np.repeat(np.arange(len(n_orders)), n_orders)
+    rng = rngs.over(oblk)
+    k = len(oblk)
+    extra = np.where(rng.random(k) < GUEST_REPEAT_SHARE, rng.geometric(0.45, k), 0)
+    # per block: as many guests as make its order count with 1 + extra orders each
+    mean = 1 + np.bincount(oblk, weights=extra, minlength=len(n_orders)) / np.maximum(n_orders, 1)
+    n_guests = np.where(n_orders > 0, np.maximum(1, (n_orders / mean).astype(np.int64)), 0)
+    rank = np.arange(k) - np.repeat(np.cumsum(n_orders) - n_orders, n_orders)
+    is_guest = rank < n_guests[oblk]
+    counts, gblk = 1 + extra[is_guest], oblk[is_guest]
+    g = len(gblk)
     owner = np.repeat(np.arange(g), counts)
     rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-    u = np.sqrt(rng.random(g))
+    u = np.sqrt(rngs.over(gblk).random(g))
     first = tb.history_start + (u * (tb.t_end - tb.history_start)).astype(np.int64)
-    t = first[owner] + np.where(rank == 0, 0, rng.exponential(90.0, len(owner)) * DAY).astype(np.int64)
+    gap = rngs.over(gblk[owner]).exponential(90.0, len(owner))
+    t = first[owner] + np.where(rank == 0, 0, gap * DAY).astype(np.int64)
     keep = t < tb.t_end
-    return owner[keep], np.clip(diurnal(rng, t[keep]), tb.history_start, tb.t_end - 1)
+    owner, t = owner[keep], t[keep]
+    return owner, np.clip(diurnal(rngs.over(gblk[owner]), t), tb.history_start, tb.t_end - 1), gblk
 
 
 def make_orders(
-    rng: np.random.Generator, m: Members, subs: Subscriptions, cat: Catalog, tb: Timebase
-) -> tuple[Orders, int]:
-    """Draws every order of the history (members, guests, subscription payments); returns them and the guest count."""
-    mem_owner, mem_t = _member_order_times(rng, m, tb)
-    n_guest_orders = int(round(len(mem_t) * GUEST_ORDER_SHARE / (1 - GUEST_ORDER_SHARE)))
-    guest_owner, guest_t = _guest_order_times(rng, n_guest_orders, tb)
-    n_guests = int(guest_owner.max()) + 1 if len(guest_owner) else 0
+    rngs: BlockRng,
+    m: Members,
+    subs: Subscriptions,
+    cat: Catalog,
+    tb: Timebase,
+    numbers: OrderNumbers,
+    first_guest: int,
+) -> tuple[Orders, Guests]:
+    """Draws every order of the chunk's history (members, their blocks' guests, subscription payments)."""
+    mem_owner, mem_t = _member_order_times(rngs, m, tb)
+    per_block = np.bincount(m.blk[mem_owner], minlength=rngs.n_blocks)
+    guest_owner, guest_t, guest_blk = _guest_order_times(rngs, per_block, tb)
+    guests = Guests(first=first_guest, blk=guest_blk)
 
     t = np.concatenate([mem_t, guest_t, subs.start])
     member = np.concatenate([mem_owner, np.full(len(guest_t), -1), subs.member])
     guest = np.concatenate([np.full(len(mem_t), -1), guest_owner, np.full(len(subs), -1)])
     sub = np.concatenate([np.full(len(mem_t) + len(guest_t), -1), np.arange(len(subs))])
-    order = np.lexsort((sub, guest, member, t))
-    t, member, guest, sub = t[order], member[order], guest[order], sub[order]
+    blk = np.concatenate([m.blk[mem_owner], guest_blk[guest_owner], m.blk[subs.member]])
+    order = np.lexsort((sub, guest, member, t, blk))
+    t, member, guest, sub, blk = t[order], member[order], guest[order], sub[order], blk[order]
     n = len(t)
+    order_id = numbers.assign(t)
 
-    # order ids: YYYYMMDD-<7-digit sequence of the KST day>
-    day = kst_day(t)
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(day)) + 1]) if n else np.zeros(0, np.int64)
-    seq = np.arange(n) - np.repeat(starts, np.diff(np.concatenate([starts, [n]])))
-    datestr = pc.strftime(ts_array(t), "%Y%m%d")
-    order_id = pc.binary_join_element_wise(
-        datestr, pc.utf8_lpad(pa.array(seq + 1).cast(pa.string()), 7, "0"), "-"
-    )
-
+    rng = rngs.over(blk)
     is_member = member >= 0
     platform = np.where(
         is_member & (rng.random(n) < 0.8),
@@ -169,36 +226,38 @@ def make_orders(
     )
     campaign = np.where(channel == CHANNELS.index("messaging"), rng.integers(0, len(LEGACY_CAMPAIGNS), n), -1)
 
-    item_off, item_product, item_qty = _items(rng, cat, m, t, member, sub, subs)
+    item_off, item_product, item_qty = _items(rngs, cat, m, t, blk, member, sub, subs)
     item_price = cat.price_at(item_product, np.repeat(t, np.diff(item_off)))
     o = Orders(
-        t=t, member=member, guest=guest, sub=sub, platform=platform, channel=channel, campaign=campaign,
+        t=t, blk=blk, member=member, guest=guest, sub=sub, platform=platform, channel=channel, campaign=campaign,
         item_off=item_off, item_product=item_product, item_qty=item_qty, item_price=item_price,
         item_refund=np.full(len(item_product), NULL_TS),
         pay=t.copy(), cancel=np.full(n, NULL_TS), shipbegin=np.full(n, NULL_TS), shipend=np.full(n, NULL_TS),
         confirm=np.full(n, NULL_TS), refund=np.full(n, NULL_TS), refund_amount=np.zeros(n, np.int64),
         order_id=order_id,
     )  # fmt: skip
-    return o, n_guests
+    return o, guests
 
 
 def _items(
-    rng: np.random.Generator,
+    rngs: BlockRng,
     cat: Catalog,
     m: Members,
     t: np.ndarray,
+    blk: np.ndarray,
     member: np.ndarray,
     sub: np.ndarray,
     subs: Subscriptions,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(t)
     is_sub = sub >= 0
-    n_items = np.where(is_sub, 1, 1 + np.minimum(rng.poisson(0.55, n), 4))
+    n_items = np.where(is_sub, 1, 1 + np.minimum(rngs.over(blk).poisson(0.55, n), 4))
     owner = np.repeat(np.arange(n), n_items)
     k = len(owner)
+    rng = rngs.over(blk[owner])
     w = cat.weight / cat.weight.sum()
     pick = rng.choice(len(w), k, p=w)
-    fav = rng.choice(len(w), m.n, p=w)  # each member's go-to product
+    fav = rngs.over(m.blk).choice(len(w), m.n, p=w)  # each member's go-to product
     mem = member[owner]
     pick = np.where((mem >= 0) & (rng.random(k) < 0.35), fav[np.maximum(mem, 0)], pick)
     hero = cat.pos[HERO_PRODUCT_NOS[0]]
@@ -218,11 +277,10 @@ def _items(
     return item_off, (uniq % 256).astype(np.int64), qty_sum
 
 
-def price_orders(
-    rng: np.random.Generator, o: Orders, m: Members, subs: Subscriptions
-) -> dict[str, np.ndarray]:
+def price_orders(rngs: BlockRng, o: Orders) -> dict[str, np.ndarray]:
     """Order amounts: items, coupons (welcome coupon on first orders), shipping fee rule, payment."""
     n = len(o)
+    rng = rngs.over(o.blk)
     line = o.item_price * o.item_qty
     items_total = np.add.reduceat(line, o.item_off[:-1]) if n else np.zeros(0, np.int64)
     first = _first_order(o)
@@ -266,7 +324,7 @@ def price_orders(
 
 
 def _first_order(o: Orders) -> np.ndarray:
-    """True for each customer's (member or guest phone) first order; orders are sorted by time."""
+    """True for each customer's (member or guest phone) first order; a customer's orders are sorted by time."""
     key = np.where(o.member >= 0, o.member, -(o.guest + 1))
     _, idx = np.unique(key, return_index=True)
     first = np.zeros(len(o), bool)
@@ -274,9 +332,10 @@ def _first_order(o: Orders) -> np.ndarray:
     return first
 
 
-def lifecycle(rng: np.random.Generator, o: Orders, money: dict[str, np.ndarray]) -> None:
+def lifecycle(rngs: BlockRng, o: Orders, money: dict[str, np.ndarray]) -> None:
     """Fills payment, shipping, delivery, confirmation, cancel and refund times (may lie after end_date)."""
     n = len(o)
+    rng = rngs.over(o.blk)
     va = money["method"] == PAYMENT_METHODS.index("virtual_account")
     never = va & (rng.random(n) < VA_NEVER_PAID)
     late = (rng.uniform(0.02, 2.0, n) * DAY).astype(np.int64)

@@ -2,7 +2,8 @@
 
 Faker is slow per call (tens of microseconds), so a few thousand names/addresses/user names are generated once and
 indexed with numpy; 1M members cost the same Faker time as 1k. Phones are unique by construction (an affine
-bijection of the member index onto 8 digits), so re-identification of guests by phone works like in a real shop.
+bijection of the member or guest number onto 8 digits, so up to 10⁸ of them), so re-identification of guests by phone
+works like in a real shop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from faker import Faker
 
+from testbed.shop.blocks import Draw
 from testbed.shop.catalog import REGIONS
 
 POOL_SIZE = 4000
@@ -44,12 +46,12 @@ class Pools:
         self.region_cities = np.array([r[2] for r in REGIONS], dtype=object)
 
 
-def pick(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
+def pick(rng: Draw, pool: np.ndarray, n: int) -> np.ndarray:
     """``n`` indices into ``pool``."""
     return rng.integers(0, len(pool), n)
 
 
-def phones(rng: np.random.Generator, ids: np.ndarray, malformed_rate: float = 0.01) -> pa.Array:
+def phones(rng: Draw, ids: np.ndarray, malformed_rate: float = 0.01) -> pa.Array:
     """Unique ``010-XXXX-XXXX`` numbers for distinct ``ids``; ``malformed_rate`` of them broken on purpose.
 
     Broken ones are a Seoul landline (``02-XXX-XXXX``), a too-short number (``010-XXX-XXX``) or empty.
@@ -60,9 +62,11 @@ def phones(rng: np.random.Generator, ids: np.ndarray, malformed_rate: float = 0.
     good = pc.binary_join_element_wise("010", mid, last, "-")
     kind = rng.random(len(ids))
     bad = kind < malformed_rate
+    which = rng.integers(
+        0, 3, len(ids)
+    )  # drawn even when nothing is broken: each block's stream stays in step
     if not bad.any():
         return good
-    which = rng.integers(0, 3, len(ids))
     landline = pc.binary_join_element_wise("02", pc.utf8_slice_codeunits(mid, 1, 4), last, "-")
     short = pc.binary_join_element_wise(
         "010", pc.utf8_slice_codeunits(mid, 1, 4), pc.utf8_slice_codeunits(last, 1, 4), "-"
@@ -73,7 +77,7 @@ def phones(rng: np.random.Generator, ids: np.ndarray, malformed_rate: float = 0.
     return pc.if_else(pa.array(bad & (which == 2)), empty, out)
 
 
-def emails(rng: np.random.Generator, pools: Pools, ids: np.ndarray) -> pa.Array:
+def emails(rng: Draw, pools: Pools, ids: np.ndarray) -> pa.Array:
     """Unique e-mails: ``<faker user name><id>@<common Korean domain>``."""
     user = pools.user_names[pick(rng, pools.user_names, len(ids))]
     dom = pools.domains[rng.choice(len(pools.domains), len(ids), p=pools.domain_weights)]
@@ -86,12 +90,12 @@ def emails(rng: np.random.Generator, pools: Pools, ids: np.ndarray) -> pa.Array:
     )
 
 
-def names(rng: np.random.Generator, pools: Pools, n: int) -> pa.Array:
+def names(rng: Draw, pools: Pools, n: int) -> pa.Array:
     """``n`` Korean full names."""
     return pa.array(pools.names[pick(rng, pools.names, n)], pa.string())
 
 
-def addresses(rng: np.random.Generator, pools: Pools, n: int) -> tuple[pa.Array, np.ndarray]:
+def addresses(rng: Draw, pools: Pools, n: int) -> tuple[pa.Array, np.ndarray]:
     """``n`` addresses whose first token (region) follows population weights; also the region index."""
     region = rng.choice(len(pools.region_names), n, p=pools.region_weights)
     rest = pools.address_rest[pick(rng, pools.address_rest, n)]

@@ -8,6 +8,7 @@ import; :func:`load_snapshot` hands the same tables straight to :func:`include.e
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,34 @@ def snapshot_tables(store: ShopStore, as_of: datetime) -> dict[str, pa.Table]:
             ).to_arrow_table()
             for name in TABLES
         }
+    finally:
+        con.close()
+
+
+def snapshot_batches(store: ShopStore, as_of: datetime, batch_rows: int) -> Iterator[dict[str, pa.Table]]:
+    """The tables of :func:`snapshot_tables` streamed in pieces of ``batch_rows`` rows (over all tables; the last
+    piece is smaller).
+
+    DuckDB produces the as-of rows as the pieces are taken, so memory holds one piece, not the shop.
+    """
+    con = store.connect()
+    try:
+        pending: dict[str, list[pa.RecordBatch]] = {}
+        rows = 0
+        for name in TABLES:
+            rel = con.sql(
+                f"SELECT * FROM {name}_asof(CAST($ts AS TIMESTAMPTZ))", params={"ts": _asof_param(as_of)}
+            )
+            for batch in rel.to_arrow_reader(batch_rows):
+                while batch.num_rows:
+                    take = min(batch.num_rows, batch_rows - rows)
+                    pending.setdefault(name, []).append(batch.slice(0, take))
+                    rows, batch = rows + take, batch.slice(take)
+                    if rows == batch_rows:
+                        yield {n: pa.Table.from_batches(b) for n, b in pending.items()}
+                        pending, rows = {}, 0
+        if pending:
+            yield {n: pa.Table.from_batches(b) for n, b in pending.items()}
     finally:
         con.close()
 
@@ -84,18 +113,43 @@ def load_snapshot(
     pipelines_dir: Path | None = None,
     pipeline_name: str = "shop_snapshot",
     write_disposition: str = "merge",
+    batch_rows: int | None = None,
 ) -> dict:
-    """The shop as of ``as_of`` merged into ``raw_cafe24`` (export + import in one call, Arrow end to end); see
+    """The shop as of ``as_of`` merged into ``raw_cafe24`` (export + import, Arrow end to end); see
     :func:`include.extract.file_import.load_tables` for ``write_disposition`` and the returned counts (``seconds``
-    here includes reading the snapshot from the shop)."""
+    here includes reading the snapshot from the shop).
+
+    ``batch_rows``: load in pieces of that many rows (one dlt load each, merged), so memory holds one piece
+    instead of the whole shop; counts are summed and ``batches`` says how many loads it took. Pieces need
+    ``merge`` (each ``replace`` would drop the rows of the one before).
+    """
+    if batch_rows is not None and write_disposition != "merge":
+        raise ValueError("a snapshot loaded in batches must be merged (write_disposition='merge')")
     started = time.perf_counter()
-    out = load_tables(
-        snapshot_tables(store, as_of),
-        destination,
-        pipelines_dir=pipelines_dir,
-        pipeline_name=pipeline_name,
-        write_disposition=write_disposition,
-    )
+    kwargs = {
+        "pipelines_dir": pipelines_dir,
+        "pipeline_name": pipeline_name,
+        "write_disposition": write_disposition,
+    }
+    if batch_rows is None:
+        out = load_tables(snapshot_tables(store, as_of), destination, **kwargs)
+        out["batches"] = 1
+    else:
+        out = {"loaded": {}, "quarantined": {}, "loaded_total": 0, "quarantined_total": 0, "load_id": None,
+               "reasons": {}, "batches": 0}  # fmt: skip
+        for tables in snapshot_batches(store, as_of, batch_rows):
+            part = load_tables(tables, destination, **kwargs)
+            for key in ("loaded", "quarantined"):
+                for table, n in part[key].items():
+                    out[key][table] = out[key].get(table, 0) + n
+            for table, reasons in part["reasons"].items():
+                merged = out["reasons"].setdefault(table, {})
+                for reason, n in reasons.items():
+                    merged[reason] = merged.get(reason, 0) + n
+            out["loaded_total"] += part["loaded_total"]
+            out["quarantined_total"] += part["quarantined_total"]
+            out["load_id"] = part["load_id"]
+            out["batches"] += 1
     seconds = time.perf_counter() - started
     out["seconds"] = round(seconds, 3)
     out["rows_per_second"] = round(out["loaded_total"] / seconds) if seconds else None

@@ -164,8 +164,12 @@ CONTRACTS = {
 class ShopStore:
     """Read access to a generated shop folder (see module docstring)."""
 
-    def __init__(self, shop_dir: Path) -> None:
+    def __init__(self, shop_dir: Path, *, customers_in_memory: bool = True) -> None:
+        """``customers_in_memory=False`` reads customers from their Parquet file on every query instead of copying
+        them into memory first: slower for many queries, but a one-pass read of a 10M-member shop (a snapshot load)
+        then needs no memory for them."""
         self.shop_dir = Path(shop_dir)
+        self.customers_in_memory = customers_in_memory
         if not (self.shop_dir / "orders.parquet").exists():
             raise FileNotFoundError(
                 f"no generated shop in {self.shop_dir} (run: python -m testbed.shop generate)"
@@ -187,7 +191,8 @@ class ShopStore:
         """A connection (TimeZone ``Asia/Seoul``) to the store's in-memory DuckDB database with the as-of macros.
 
         All connections of one store share that database: the first call builds it (customers are copied into
-        memory, ~4 s at 1M members, since their as-of state needs every row; the other tables stay Parquet views),
+        memory, ~4 s at 1M members, since their as-of state needs every row, unless ``customers_in_memory`` is
+        off; the other tables stay Parquet views),
         later calls are cheap cursors, safe to use one per thread. Close them when done; :meth:`close` frees all.
         ``threads`` caps DuckDB's worker threads for the shared database.
         """
@@ -205,7 +210,8 @@ class ShopStore:
         db = duckdb.connect()
         db.execute("SET TimeZone = 'Asia/Seoul'")
         db.execute("SET enable_progress_bar = false")
-        db.execute(f"CREATE TABLE customers_base AS SELECT * FROM read_parquet('{self._path('customers')}')")
+        kind = "TABLE" if self.customers_in_memory else "VIEW"
+        db.execute(f"CREATE {kind} customers_base AS SELECT * FROM read_parquet('{self._path('customers')}')")
         for name in ("products", "reviews", "subscriptions"):
             db.execute(f"CREATE VIEW {name}_base AS SELECT * FROM read_parquet('{self._path(name)}')")
         self._sim_seen = None

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from testbed.shop.blocks import BlockRng
 from testbed.shop.catalog import PRODUCTS, SUBSCRIPTION_PRODUCT_NOS
 from testbed.shop.members import Members
 from testbed.shop.timebase import DAY, NULL_TS, Timebase, ts_array
@@ -23,46 +24,49 @@ WEEK = 7 * DAY
 
 @dataclass
 class Subscriptions:
-    """One row per plan (renewals are new rows), ordered by creation time."""
+    """One row per plan (renewals are new rows) of one chunk's members, ordered by member, then start."""
 
-    member: np.ndarray
+    member: np.ndarray  # chunk-local member index
     product_no: np.ndarray
     total: np.ndarray
     auto_renewal: np.ndarray
     start: np.ndarray
     cancel: np.ndarray  # NULL_TS when not cancelled
-    previous: np.ndarray  # index of the plan this one renewed, -1 for a first plan
+    renewal: np.ndarray  # 0 for a member's first plan, k for its k-th renewal
 
     def __len__(self) -> int:
         return len(self.member)
 
 
-def make_subscriptions(rng: np.random.Generator, members: Members, tb: Timebase) -> Subscriptions:
-    """Picks ~5 % of members (buy-prone ones more often) and plays their plans forward to ``t_end``."""
+def make_subscriptions(rngs: BlockRng, members: Members, tb: Timebase) -> Subscriptions:
+    """Picks ~5 % of members (buy-prone ones more often) and plays their plans forward to ``t_end``.
+
+    Each member subscribes with probability ``5 % · e^{0.8·z_buy} / E[e^{0.8·z_buy}]`` (``E = e^{0.32}`` for a
+    standard normal), so the share is 5 % in expectation whatever the chunk, and buy-prone members weigh more.
+    """
     n = members.n
-    k = int(round(SUBSCRIBER_SHARE * n))
-    weights = np.exp(0.8 * members.z_buy)
-    who = rng.choice(n, k, replace=False, p=weights / weights.sum()) if k else np.zeros(0, np.int64)
-    prod_idx = rng.integers(0, len(SUBSCRIPTION_PRODUCT_NOS), k)
+    weights = np.exp(0.8 * members.z_buy) / np.exp(0.32)
+    who = np.flatnonzero(rngs.over(members.blk).random(n) < np.minimum(SUBSCRIBER_SHARE * weights, 1.0))
+    rng = rngs.over(members.blk[who])
+    prod_idx = rng.integers(0, len(SUBSCRIPTION_PRODUCT_NOS), len(who))
     launch_days = np.array([_launch(p) for p in SUBSCRIPTION_PRODUCT_NOS])[prod_idx]
     launch = tb.t_end - launch_days * DAY
     lo = np.maximum(members.signup[who], launch)
     hi = np.minimum(members.active_end[who], tb.t_end)
     ok = hi > lo + DAY
     who, prod_idx, lo, hi = who[ok], prod_idx[ok], lo[ok], hi[ok]
-    start = lo + (rng.random(len(who)) * (hi - lo)).astype(np.int64)
+    start = lo + (rngs.over(members.blk[who]).random(len(who)) * (hi - lo)).astype(np.int64)
 
     rows: list[dict[str, np.ndarray]] = []
-    offset = 0
-    member, product, prev = who, np.array(SUBSCRIPTION_PRODUCT_NOS)[prod_idx], np.full(len(who), -1)
+    member, product = who, np.array(SUBSCRIPTION_PRODUCT_NOS)[prod_idx]
+    total = np.zeros(0, np.int64)
     auto_p = np.full(len(who), AUTO_RENEWAL_SHARE)
+    renewal = 0
     while len(member):
         m = len(member)
-        total = (
-            rng.choice(PLAN_SIZES, m, p=PLAN_WEIGHTS)
-            if offset == 0
-            else rows[-1]["total"][prev - rows[-1]["_off"][0]]
-        )
+        rng = rngs.over(members.blk[member])  # renewing members stay in member (so block) order
+        if renewal == 0:
+            total = rng.choice(PLAN_SIZES, m, p=PLAN_WEIGHTS)
         auto = rng.random(m) < auto_p
         cancel_k = rng.integers(1, total)  # deliveries made before a cancellation
         cancelled = rng.random(m) < CANCEL_SHARE
@@ -75,45 +79,42 @@ def make_subscriptions(rng: np.random.Generator, members: Members, tb: Timebase)
                 "auto_renewal": auto,
                 "start": start,
                 "cancel": cancel,
-                "previous": prev,
-                "_off": np.full(m, offset),
+                "renewal": np.full(m, renewal),
             }
         )
         end = start + total * WEEK
         renew = auto & ~cancelled & (end < tb.t_end) & (end < members.active_end[member])
-        ids = offset + np.arange(m)
-        offset += m
-        member, product, prev, start = member[renew], product[renew], ids[renew], end[renew]
+        member, product, total, start = member[renew], product[renew], total[renew], end[renew]
         auto_p = np.full(len(member), KEEP_RENEWING)
+        renewal += 1
     if not rows:
         empty = np.zeros(0, np.int64)
         return Subscriptions(empty, empty, empty, np.zeros(0, bool), empty, empty, empty)
-    cat = {key: np.concatenate([r[key] for r in rows]) for key in rows[0] if key != "_off"}
-    order = np.argsort(cat["start"], kind="stable")
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    prev_sorted = cat["previous"][order]
-    cat["previous"] = np.where(prev_sorted >= 0, inverse[np.maximum(prev_sorted, 0)], -1)
-    for key in ("member", "product_no", "total", "auto_renewal", "start", "cancel"):
-        cat[key] = cat[key][order]
-    return Subscriptions(**cat)
+    cat = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]}
+    order = np.lexsort((cat["start"], cat["member"]))
+    return Subscriptions(**{key: v[order] for key, v in cat.items()})
 
 
 def _launch(product_no: int) -> int:
     return next(p.launch_days_before_end for p in PRODUCTS if p.product_no == product_no)
 
 
+# A plan's key in the chunk files: (shop-wide member number, renewal). The final pass numbers plans by start time
+# (``subscription_id``) and resolves ``previous_subscription_id`` through these keys (see generator._finalize).
+RENEWAL_KEY_SPAN = (
+    1024  # more plans than a member can chain: each lasts at least 4 weeks, the history is 3 years
+)
+
+
 def subscriptions_table(subs: Subscriptions, members: Members, order_ids: pa.Array) -> pa.Table:
-    """The ``subscriptions`` Parquet table: eventual state, delivery dates and cancel date (lifecycle), paying order.
+    """One chunk of the ``subscriptions`` table: eventual state, delivery dates and cancel date (lifecycle), paying order.
 
     Deliveries of plans still running at ``t_end`` lie after it (they are scheduled); the store's
-    ``subscriptions_asof`` macro derives the state at any instant from these columns.
+    ``subscriptions_asof`` macro derives the state at any instant from these columns. ``subscription_id`` and
+    ``previous_subscription_id`` are left null here; ``_key`` / ``_prev_key`` let the final pass fill them in.
     """
     t_end = np.iinfo(np.int64).max
     n = len(subs)
-    ids = pc.binary_join_element_wise(
-        "SUB", pc.utf8_lpad(pa.array(np.arange(1, n + 1)).cast(pa.string()), 8, "0"), ""
-    )
     end = subs.start + subs.total * WEEK
     # weekly deliveries up to the plan size, none on/after a cancellation
     k = np.arange(int(subs.total.max()) if n else 0)
@@ -128,12 +129,11 @@ def subscriptions_table(subs: Subscriptions, members: Members, order_ids: pa.Arr
     delivered = np.where(valid & (grid < t_end), grid, subs.start[:, None])
     updated = np.maximum(delivered.max(axis=1) if n else subs.start, np.where(is_cancelled, subs.cancel, 0))
     updated = np.maximum(updated, np.where(end < t_end, end, 0))
-    prev_id = pc.take(ids, pa.array(np.maximum(subs.previous, 0))) if n else ids
-    prev_id = pc.if_else(pa.array(subs.previous >= 0), prev_id, pa.nulls(n, pa.string()))
+    key = (members.first + subs.member).astype(np.int64) * RENEWAL_KEY_SPAN + subs.renewal
     return pa.table(
         {
-            "subscription_id": ids,
-            "member_id": pc.take(members.member_id, pa.array(subs.member)),
+            "subscription_id": pa.nulls(n, pa.string()),
+            "member_id": pc.take(members.member_id, pa.array(subs.member, pa.int64())),
             "product_no": pa.array(subs.product_no, pa.int64()),
             "subscription_state": pa.array(state, pa.string()),
             "delivery_cycle": pa.array(["1W"] * n, pa.string()),
@@ -146,7 +146,9 @@ def subscriptions_table(subs: Subscriptions, members: Members, order_ids: pa.Arr
             "updated_date": ts_array(updated),
             "cancel_date": ts_array(subs.cancel),
             "delivery_dates": deliveries,
-            "previous_subscription_id": prev_id,
+            "previous_subscription_id": pa.nulls(n, pa.string()),
             "order_id": order_ids,
+            "_key": pa.array(key, pa.int64()),
+            "_prev_key": pa.array(np.where(subs.renewal > 0, key - 1, 0), pa.int64(), mask=subs.renewal == 0),
         }
     )

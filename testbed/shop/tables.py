@@ -2,7 +2,9 @@
 
 Contract columns (docs/data_model.md ``raw_cafe24``) hold each record's *eventual* state, i.e. after every lifecycle step
 the generator scheduled (some lie after ``end_date``: a virtual account paid tomorrow, a parcel delivered next week).
-Lifecycle columns keep every timestamp so :mod:`testbed.shop.store` can derive the state as of any instant.
+Lifecycle columns keep every timestamp so :mod:`testbed.shop.store` can derive the state as of any instant. The
+generator builds them one chunk of members at a time; ids numbered across the whole shop (``article_no``) are set in
+its final pass.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from testbed.shop import people
+from testbed.shop.blocks import BlockRng
 from testbed.shop.catalog import COUPON_CODES, HERO_PRODUCT_NOS, LEGACY_CAMPAIGNS, PAYMENT_METHODS, PRODUCTS
 from testbed.shop.members import CONSENT_CHANNELS, Members
-from testbed.shop.orders import Catalog, Orders, status_codes
+from testbed.shop.orders import Catalog, Guests, Orders, status_codes
 from testbed.shop.timebase import DAY, NULL_TS, Timebase, ts_array
 
 _MAX = np.iinfo(np.int64).max
@@ -108,21 +111,28 @@ def _seg_max(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def orders_table(
-    rng: np.random.Generator,
+    rngs: BlockRng,
     o: Orders,
     m: Members,
     money: dict[str, np.ndarray],
-    n_guests: int,
+    guests: Guests,
     pools: people.Pools,
+    total_members: int,
 ) -> pa.Table:
-    """Orders with buyer data (members from their profile, guests from their own name/phone/e-mail)."""
+    """Orders with buyer data (members from their profile, guests from their own name/phone/e-mail).
+
+    Guest ``g`` of the shop is number ``total_members + 1 + g`` for phones and e-mails, after the members' numbers,
+    so both stay unique across members and guests.
+    """
     n = len(o)
+    n_guests = guests.n
     is_member = o.member >= 0
     midx = pa.array(np.maximum(o.member, 0))
-    gid = np.arange(n_guests)
+    number = total_members + 1 + guests.first + np.arange(n_guests)
+    rng = rngs.over(guests.blk)
     g_name = people.names(rng, pools, n_guests)
-    g_phone = people.phones(rng, m.n + 1 + gid)
-    g_mail = people.emails(rng, pools, 5_000_000 + gid)
+    g_phone = people.phones(rng, number)
+    g_mail = people.emails(rng, pools, number)
     g_mail = pc.if_else(pa.array(rng.random(n_guests) < 0.7), g_mail, pa.nulls(n_guests, pa.string()))
     gidx = pa.array(np.maximum(o.guest, 0))
     mask = pa.array(is_member)
@@ -215,27 +225,31 @@ def order_items_table(o: Orders, cat: Catalog) -> pa.Table:
     )
 
 
-def reviews_table(rng: np.random.Generator, o: Orders, m: Members, cat: Catalog, tb: Timebase) -> pa.Table:
-    """Product reviews by members 1–14 days after delivery, with a per-member propensity; none after ``end_date``."""
+def reviews_table(rngs: BlockRng, o: Orders, m: Members, cat: Catalog, tb: Timebase) -> pa.Table:
+    """Product reviews by members 1–14 days after delivery, with a per-member propensity; none after ``end_date``.
+
+    Rows come in item order with a null ``article_no``: the final pass numbers the shop's reviews by creation time.
+    """
     n_items = np.diff(o.item_off)
     owner = np.repeat(np.arange(len(o)), n_items)
     mem = o.member[owner]
     delivered = o.shipend[owner]
     ok = (mem >= 0) & (delivered != NULL_TS) & (o.item_refund == NULL_TS) & (o.sub[owner] < 0)
     p = np.where(ok, m.review_propensity[np.maximum(mem, 0)], 0.0)
+    rng = rngs.over(o.blk[owner])
     write = rng.random(len(owner)) < p
     created = delivered + ((1 + 13 * rng.beta(1.0, 2.5, len(owner))) * DAY).astype(np.int64)
     write &= created < tb.t_end
     idx = np.flatnonzero(write)
-    idx = idx[np.argsort(created[idx], kind="stable")]
     k = len(idx)
     created = created[idx]
+    rng = rngs.over(o.blk[owner[idx]])
     edited = rng.random(k) < 0.05
     updated = np.where(edited, created + rng.integers(1, 30, k) * DAY, created)
     rating = rng.choice([5, 4, 3, 2, 1], k, p=[0.62, 0.23, 0.08, 0.04, 0.03])
     return pa.table(
         {
-            "article_no": pa.array(np.arange(1, k + 1), pa.int64()),
+            "article_no": pa.nulls(k, pa.int64()),
             "board_no": pa.array(np.full(k, 4), pa.int64()),
             "product_no": pa.array(cat.no[o.item_product[idx]], pa.int64()),
             "member_id": pc.take(m.member_id, pa.array(mem[idx])),

@@ -6,6 +6,7 @@ No test here asserts a timing: speed is what ``make bench`` measures and writes 
 
 from __future__ import annotations
 
+import gzip
 import sys
 from datetime import date
 from pathlib import Path
@@ -72,8 +73,17 @@ def test_bulk_event_history_lands_the_same_rows_as_the_loader(tmp_path: Path) ->
     from testbed.shop import generate_shop
 
     shop, drops = tmp_path / "shop", tmp_path / "drops"
-    generate_shop(shop, drops, customers=200, days=4, end_date=END, seed=3)
+    generate_shop(shop, drops, customers=300, days=6, end_date=END, seed=3)
     first = min(date.fromisoformat(p.name[3:]) for p in drops.glob("dt=*"))
+    # an event sent again: in a later drop folder (another statement of the bulk path) and in the same one
+    day1 = sorted(drops.glob("dt=*"))[0]
+    lines = gzip.open(day1 / "events-000.jsonl.gz", "rt", encoding="utf-8").readlines()
+    for folder, name in (
+        (sorted(drops.glob("dt=*"))[-2], "events-900.jsonl.gz"),
+        (day1, "events-901.jsonl.gz"),
+    ):
+        with gzip.open(folder / name, "wt", encoding="utf-8") as fh:
+            fh.writelines(lines[:5])
     loader, bulk = tmp_path / "loader.duckdb", tmp_path / "bulk.duckdb"
     load_event_drops(str(drops), END, destination=str(loader), lookback_days=(END - first).days,
                      pipelines_dir=tmp_path / "dlt")  # fmt: skip
@@ -84,7 +94,7 @@ def test_bulk_event_history_lands_the_same_rows_as_the_loader(tmp_path: Path) ->
         con.execute(f"attach '{loader}' as l (read_only)")
         con.execute(f"attach '{bulk}' as b (read_only)")
         n = con.execute("select count(*) from l.raw_events.events").fetchone()[0]
-        assert n > 500 and out["loaded"] == n
+        assert n > 500 and out["loaded"] == n and out["files"] == 8  # 6 folders up to END + the 2 repeats
         for x, y in (("l", "b"), ("b", "l")):
             diff = con.execute(f"select count(*) from (select {cols} from {x}.raw_events.events "
                                f"except all select {cols} from {y}.raw_events.events)").fetchone()[0]  # fmt: skip

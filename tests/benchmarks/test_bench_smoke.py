@@ -17,7 +17,16 @@ from benchmarks.common import ROOT, fmt
 
 pytestmark = pytest.mark.integration
 
-NAMES = {"dbt_overhead", "segmentation", "activation", "incremental", "extraction", "gx_cost", "dag_parse"}
+NAMES = {
+    "dbt_overhead",
+    "segmentation",
+    "activation",
+    "incremental",
+    "extraction",
+    "gx_cost",
+    "airflow_dbt_stage",
+    "dag_parse",
+}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +108,19 @@ def test_activation_counts_requests_and_an_unchanged_sync_writes_nothing(xs: dic
     assert len(drt) == 2 and all(r["requests"] > 0 for r in drt), sec["facts"].get("drt")
 
 
+def test_dbt_stage_under_airflow_builds_what_plain_dbt_builds(xs: dict) -> None:
+    sec = section(xs, "airflow_dbt_stage")
+    f = sec["facts"]
+    assert f["tables_identical"] is True and f["tables_compared"] >= 30
+    rows = {r["path"]: r for r in sec["rows"]}
+    stage = rows["Airflow stage, WATCHER (now)"]
+    assert stage["dbt_starts"] == 2 and stage["full_parses"] == 1  # the test task reuses the build's parse
+    assert (
+        stage["tasks"] >= 50 and stage["wall_s"] > 0 and rows["plain `dbt build` (baseline)"]["ratio"] == 1.0
+    )
+    assert f["stage_vs_plain"] == stage["ratio"] > 0
+
+
 def test_dag_parse_covers_every_dag_file(xs: dict) -> None:
     rows = section(xs, "dag_parse")["rows"]
     files = {r["file"] for r in rows}
@@ -114,7 +136,7 @@ def test_gx_cost_is_included(xs: dict) -> None:
 
 def test_report_is_rendered_from_the_results(xs: dict) -> None:
     md = xs["_md"]
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## Quality gate cost"):
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## Quality gate cost"):
         assert heading in md
     facts = section(xs, "dbt_overhead")["facts"]
     cells = [fmt(facts[k]) for k in ("models", "dbt_run_wall_s", "direct_sql_s", "ratio_dbt_vs_direct")]

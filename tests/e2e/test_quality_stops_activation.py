@@ -50,8 +50,9 @@ def clean_base(tmp_path_factory) -> Path:
     from testbed.shop import generate_shop
 
     root = tmp_path_factory.mktemp("quality_base")
+    # 600 members: a few sign up on DAY (one of them is corrupted below; ~1 sign-up a day at the end of the history)
     generate_shop(
-        root / "shop", root / "drops", customers=500, days=35, end_date=DAY + timedelta(days=3), seed=23
+        root / "shop", root / "drops", customers=600, days=35, end_date=DAY + timedelta(days=3), seed=23
     )
     env = dict(os.environ)
     mp = pytest.MonkeyPatch()
