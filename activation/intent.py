@@ -42,6 +42,8 @@ class Intent:
       the night rule or the FriendTalk window) and which rule moved it.
     - **Cost and goal** (``cost_krw``, ``goal_event``, ``attribution_days``): the estimated price of the message
       type, and the campaign goal used for conversion exits and attribution.
+    - **Re-entry** (``reentry_key``): the value of the campaign's ``reentry.once_per`` column for the customer (one
+      entry per value), ``None`` without such a rule.
     - **Bookkeeping** (``attempts``, ``created_at``, ``updated_at``): send attempts so far and the run reference
       times that created and last changed the row.
     """
@@ -82,6 +84,7 @@ class Intent:
     cost_krw: float = 0.0
     goal_event: str | None = None
     attribution_days: int | None = None
+    reentry_key: str | None = None
     attempts: int = 0
     created_at: datetime
     updated_at: datetime

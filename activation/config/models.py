@@ -295,6 +295,51 @@ class FrequencyCap(_Strict):
     days: int = Field(ge=1, le=365)
 
 
+class Reentry(_Strict):
+    """How often a customer may enter the campaign again (an *entry*: an intent of the campaign and step that was
+    sent or is on its way, failed at the provider, or was held out as holdout or control — a suppressed intent is
+    no entry).
+
+    - ``once``: one entry per customer, ever;
+    - ``once_per``: one entry per value of this audience column (a subscription's plan cycle, an order id, a
+      transition date); a row whose value is missing is suppressed, not sent;
+    - ``cooldown_days``: no entry within this many days after the last one (combines with ``once_per``).
+    """
+
+    once: bool = False
+    once_per: str | None = Field(None, pattern=IDENT)
+    cooldown_days: int | None = Field(None, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Reentry:
+        if self.once and (self.once_per or self.cooldown_days):
+            raise ValueError("once allows one entry ever: once_per and cooldown_days would never apply")
+        if not (self.once or self.once_per or self.cooldown_days):
+            raise ValueError("give once: true, once_per: <audience column> and/or cooldown_days: <days>")
+        return self
+
+    def describe(self) -> str:
+        """The rule in words, for suppression details and plan summaries."""
+        if self.once:
+            return "once per customer"
+        parts = [f"once per {self.once_per}"] if self.once_per else []
+        if self.cooldown_days:
+            parts.append(f"not within {self.cooldown_days} days of the last entry")
+        return ", ".join(parts)
+
+
+# One message per trigger occurrence: the re-entry rule of a triggered campaign that sets none. The column names the
+# occurrence in the trigger's audience model (a subscription's renewal falls on one plan cycle for days on end; a
+# review request belongs to its order); a signup happens once.
+TRIGGER_REENTRY: dict[str, Reentry] = {
+    "segment_transition": Reentry(once_per="transition_date"),
+    "tier_change": Reentry(once_per="transition_date"),
+    "signup_no_purchase": Reentry(once=True),
+    "delivery_followup": Reentry(once_per="order_id"),
+    "subscription_remaining": Reentry(once_per="renewal_cycle_key"),
+}
+
+
 class Goal(_Strict):
     """The conversion a campaign aims at, and how long after a message it is credited to it."""
 
@@ -340,6 +385,7 @@ class Campaign(_Strict):
     active_until: date | None = None
     step: str = Field("main", pattern=r"^[a-z0-9_]{1,16}$")
     advertising_review: AdvertisingReview | None = None
+    reentry: Reentry | None = None
 
     @field_validator("variables")
     @classmethod
@@ -410,6 +456,13 @@ class Campaign(_Strict):
             raise _fail(
                 f"{where}.subject", f"{label}: LMS subject is limited to 40 bytes (20 Korean characters)"
             )
+
+    def effective_reentry(self) -> Reentry | None:
+        """The campaign's ``reentry``; for a triggered campaign without one, one entry per trigger occurrence
+        (:data:`TRIGGER_REENTRY`); ``None`` (every run date may send again, caps apply) for a schedule."""
+        if self.reentry is not None:
+            return self.reentry
+        return TRIGGER_REENTRY.get(self.trigger.type)
 
     def resolved_variants(self) -> list[Variant]:
         """The variants with the campaign message filled in; one variant ``A`` when none are given."""

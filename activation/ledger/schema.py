@@ -47,6 +47,9 @@ CAP_STATUSES = (PLANNED, SENDING, ACCEPTED, DELIVERED, RETRY)
 # States that take the customer's slot for the run date (priority between campaigns). A message that failed at
 # the provider still took the slot: the outcome of one campaign never depends on when another one was sent.
 RESERVING_STATUSES = (*CAP_STATUSES, FAILED, HOLDOUT, CONTROL)
+# States that count as an entry into a campaign for its re-entry rule (``reentry``): sent or on its way, failed at the
+# provider, or held out. A suppressed intent is no entry: the customer may enter on a later date.
+ENTRY_STATUSES = RESERVING_STATUSES
 SENDABLE_STATUSES = (PLANNED, RETRY)
 OPEN_STATUSES = (PLANNED, SENDING, ACCEPTED, RETRY)
 
@@ -119,6 +122,9 @@ intents = Table(
     Column("cost_krw", Double, nullable=False, default=0.0),
     Column("goal_event", String(63)),
     Column("attribution_days", Integer),
+    Column(
+        "reentry_key", String(200)
+    ),  # the value of the campaign's reentry.once_per column for this customer
     Column("batch_id", String(40)),
     Column("group_id", String(64)),
     Column("message_id", String(64)),
@@ -135,7 +141,11 @@ intents = Table(
     Index("ix_intents_customer", "customer_id", "send_at"),
     Index("ix_intents_batch", "batch_id"),
     Index("ix_intents_updated", "updated_at"),
+    Index("ix_intents_entries", "campaign_id", "customer_id"),
 )
+# Columns added after a ledger's first release: (name, DDL type). ``Ledger`` adds them to an older ledger, whose
+# ``create_all`` leaves existing tables as they are.
+INTENT_COLUMNS_ADDED: tuple[tuple[str, str], ...] = (("reentry_key", "VARCHAR(200)"),)
 
 batches = Table(
     "batches",

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -82,6 +82,24 @@ class Ledger:
                 if attempt == 4:
                     raise
                 time.sleep(0.1 * (attempt + 1))
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Adds the columns and indexes of newer releases to a ledger created by an older one (``create_all`` only
+        creates missing tables). Each step is idempotent, so two processes opening an old ledger at once are safe."""
+        have = {c["name"] for c in inspect(self.engine).get_columns("intents")}
+        for name, ddl in s.INTENT_COLUMNS_ADDED:
+            if name in have:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE intents ADD COLUMN {name} {ddl}"))
+            except DBAPIError:
+                # another process added it first
+                if name not in {c["name"] for c in inspect(self.engine).get_columns("intents")}:
+                    raise
+        for index in s.intents.indexes:
+            index.create(self.engine, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -186,6 +204,21 @@ class Ledger:
         )
         with self.engine.connect() as conn:
             return {cid: as_utc(at) for cid, at in conn.execute(q)}  # type: ignore[misc]
+
+    def entries(self, campaign_id: str, step: str) -> dict[str, list[tuple[str | None, datetime]]]:
+        """Customer → the campaign step's entries (re-entry key, planned send time), oldest first: intents in
+        :data:`activation.ledger.schema.ENTRY_STATUSES` of every run date."""
+        c = s.intents.c
+        q = (
+            select(c.customer_id, c.reentry_key, c.planned_send_at)
+            .where(c.campaign_id == campaign_id, c.step == step, c.status.in_(s.ENTRY_STATUSES))
+            .order_by(c.customer_id, c.planned_send_at)
+        )
+        out: dict[str, list[tuple[str | None, datetime]]] = {}
+        with self.engine.connect() as conn:
+            for cid, key, at in conn.execute(q):
+                out.setdefault(cid, []).append((key, as_utc(at)))  # type: ignore[arg-type]
+        return out
 
     def opt_out_keys(self) -> tuple[set[str], set[str]]:
         """Customer ids and contact hashes with a learned opt-out."""

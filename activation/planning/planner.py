@@ -150,6 +150,9 @@ class Planner:
     def _plan_campaign(self, cp: CampaignPlan, run_date: date, ref: datetime, run_id: str) -> None:
         c, st = cp.campaign, self.settings
         needed = variable_columns(c, st, self.config.templates)
+        reentry = c.effective_reentry()
+        if reentry is not None and reentry.once_per:
+            needed = needed | {reentry.once_per}
         audience = self.reader.read(
             c.audience.model,
             list(c.audience.filter) + trigger_conditions(c),
@@ -168,13 +171,17 @@ class Planner:
                 r["customer_id"]: first[r["customer_id"]] for r in rows if r["customer_id"] in first
             }
             converted = self.conversions.converted(c.goal.event, candidates, ref)
+        entries = self.ledger.entries(c.id, c.step) if reentry is not None and rows else {}
         variants = c.resolved_variants()
         weights = [(v.id, v.weight) for v in variants]
         by_id = {v.id: v for v in variants}
         eligible: list[Intent] = []
         for row in rows:
             intent = self._base(c, row, run_date, ref, run_id, cp.send_at, weights)
-            self._decide(intent, row, c, by_id[intent.variant], converted, ref)
+            if reentry is not None and reentry.once_per and row.get(reentry.once_per) is not None:
+                intent.reentry_key = str(row[reentry.once_per])[:200]
+            blocked = p.reentry_blocked(reentry, intent, entries.get(intent.customer_id, ()))
+            self._decide(intent, row, c, by_id[intent.variant], converted, ref, blocked)
             cp.intents.append(intent)
             if intent.status == s.PLANNED:
                 eligible.append(intent)
@@ -246,7 +253,14 @@ class Planner:
         self._decision(intent, s.SUPPRESSED, reason, detail)
 
     def _decide(
-        self, intent: Intent, row: dict, c: Campaign, variant: Any, converted: set[str], ref: datetime
+        self,
+        intent: Intent,
+        row: dict,
+        c: Campaign,
+        variant: Any,
+        converted: set[str],
+        ref: datetime,
+        reentry_blocked: str | None = None,
     ) -> None:
         st = self.settings
         cid = intent.customer_id
@@ -265,6 +279,9 @@ class Planner:
         # 4. exit on conversion
         if cid in converted:
             return self._suppress(intent, p.CONVERTED, f"goal {c.goal.event if c.goal else ''} reached")
+        # 4. the campaign's re-entry rule
+        if reentry_blocked:
+            return self._suppress(intent, p.REENTRY, reentry_blocked)
         # 5. timing: late runs, night rule, FriendTalk window
         if ref - planned_at > timedelta(hours=st.max_send_delay_hours):
             return self._suppress(intent, p.SEND_WINDOW_PASSED, f"planned {planned_at.isoformat()}")

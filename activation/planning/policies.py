@@ -9,12 +9,14 @@ share, so an exported ``ready`` means what the planner would decide.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from include.core import rules
 from include.core.pii import hash_contact
+from include.core.timezone import KST
 
 # ---- reason codes (order = policy order) ----------------------------------------------------------------------------
 INVALID_CONTACT = "invalid_contact"
@@ -22,6 +24,7 @@ OPTED_OUT = "opted_out"
 NO_CONSENT = "no_consent"
 CONSENT_EXPIRED = "consent_expired"
 CONVERTED = "converted"
+REENTRY = "reentry"
 SEND_WINDOW_PASSED = "send_window_passed"
 NIGHT_NO_CONSENT = "night_no_consent"
 FRIENDTALK_WINDOW = "friendtalk_window"
@@ -57,6 +60,11 @@ POLICY_ORDER: tuple[tuple[str, str], ...] = (
     ),
     (CONSENT_EXPIRED, "advertising consent older than consent_reconfirmation_years without re-confirmation"),
     (CONVERTED, "exit_on_conversion: the goal event happened after an earlier message of this campaign"),
+    (
+        REENTRY,
+        "the campaign's re-entry rule (reentry: once, once_per a column, cooldown_days; triggered campaigns: one "
+        "entry per trigger occurrence) — the customer already entered",
+    ),
     (
         SEND_WINDOW_PASSED,
         "the planned send time is more than max_send_delay_hours before the run's reference time",
@@ -208,6 +216,32 @@ def precheck(channel: str, kind: str, row: dict[str, Any], send_day: date, opt_o
         is_opted_out=False,
         has_channel_consent=state is None,
     )
+
+
+def reentry_blocked(rule: Any, intent: Any, entries: Sequence[tuple[str | None, datetime]]) -> str | None:
+    """Why the customer may not enter the campaign again (the detail of a ``reentry`` suppression), or ``None``.
+
+    ``rule`` is the campaign's effective :class:`activation.config.models.Reentry` (``None``: no rule);
+    ``entries`` the customer's earlier entries of the campaign step as (re-entry key, planned send time)."""
+    if rule is None:
+        return None
+    if rule.once_per and intent.reentry_key is None:
+        return f"{rule.describe()}: the audience row has no {rule.once_per}"
+    if rule.once and entries:
+        return f"{rule.describe()}: entered on {_kst_day(entries[0][1])}"
+    if rule.once_per:
+        same = [at for key, at in entries if key == intent.reentry_key]
+        if same:
+            return f"{rule.describe()}: {rule.once_per} {intent.reentry_key} entered on {_kst_day(same[0])}"
+    if rule.cooldown_days and entries:
+        last = max(at for _, at in entries)
+        if intent.planned_send_at - last < timedelta(days=rule.cooldown_days):
+            return f"{rule.describe()}: last entry on {_kst_day(last)}"
+    return None
+
+
+def _kst_day(at: datetime) -> str:
+    return at.astimezone(KST).date().isoformat()
 
 
 def count_within(

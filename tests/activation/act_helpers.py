@@ -55,7 +55,7 @@ EXTRA = {
         ("to_segment", "varchar"),
         ("transition_date", "date"),
     ],
-    "audience_tier_changes": [("from_tier", "varchar"), ("to_tier", "varchar")],
+    "audience_tier_changes": [("from_tier", "varchar"), ("to_tier", "varchar"), ("transition_date", "date")],
     "audience_review_requests": [
         ("order_id", "varchar"),
         ("product_no", "bigint"),
@@ -66,6 +66,8 @@ EXTRA = {
     "audience_subscription_renewals": [
         ("subscription_id", "varchar"),
         ("remaining_deliveries", "integer"),
+        ("total_deliveries", "integer"),
+        ("renewal_cycle_key", "varchar"),
         ("end_date", "date"),
     ],
     "audience_signup_no_purchase": [("signed_up_date", "date"), ("days_since_signup", "integer")],
@@ -123,7 +125,9 @@ def build_warehouse(
             rows = models.get(model, [])
             if rows:
                 names = [n for n, _ in cols]
-                values = [[{**{"run_date": run_date}, **r}.get(n) for n in names] for r in rows]
+                # the transition models hold the data date's transitions: transition_date = run_date
+                given = {"run_date": run_date, "transition_date": run_date}
+                values = [[{**given, **r}.get(n) for n in names] for r in rows]
                 con.executemany(
                     f"insert into audiences.{model} values ({', '.join('?' for _ in names)})", values
                 )

@@ -2,6 +2,9 @@
 -- renewal_max_remaining_deliveries deliveries left or ending within
 -- renewal_days_before_end days (one plan per member: fewest deliveries left,
 -- then earliest end). Campaigns pick the moment with remaining_deliveries.
+-- renewal_cycle_key names the plan cycle (a renewal adds deliveries to the
+-- plan): the reminder's re-entry rule sends once per cycle, although a weekly
+-- plan stays at one delivery left for about a week.
 with
 
 customers as (
@@ -36,6 +39,13 @@ final as (
         {{ audience_columns('customers') }},
         ranked.subscription_id,
         ranked.remaining_deliveries,
+        ranked.total_deliveries,
+        ranked.subscription_id
+        || ':'
+        || coalesce(
+            cast(ranked.total_deliveries as {{ dbt.type_string() }}),
+            cast(ranked.end_date as {{ dbt.type_string() }})
+        ) as renewal_cycle_key,
         ranked.end_date,
         ranked.has_auto_renewal
     from ranked
