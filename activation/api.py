@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from activation.audience import AudienceError, AudienceReader
@@ -174,14 +175,17 @@ def _plan_and_send(
     result: RunResult,
     before_send: Callable[[SendList], None] | None,
 ) -> RunResult:
+    lap = _Stopwatch(result.timings)
     if not dry_run:
         ledger.record_run(run_id, "send", run_date, reference_time, "started", {})
         sender.resume_in_flight(report)
         sender.reconcile(report)
         sender.expire_retries(report)
+        lap("earlier_batches_s")
     plan = build_plan(
         run_date, reference_time=reference_time, run_id=run_id, config=config, ledger=ledger, warehouse=wh
     )
+    lap("plan_s")
     due_ids = {cp.campaign.id for cp in plan.campaigns}
     for cid in sorted((selected or set()) - due_ids):
         result.errors.append(
@@ -199,11 +203,14 @@ def _plan_and_send(
         return result
     if before_send is not None:
         before_send(SendList.from_plan(plan, selected))
+        lap("send_list_gate_s")
     ledger.insert_intents(plan.new_rows(selected))
+    lap("ledger_write_s")
     sender.send(selected, report)
-    intents = ledger.intents_for_run(run_date, list(result.campaigns))
+    lap("send_s")
+    decided = ledger.decisions_for_run(run_date, list(result.campaigns))
     for cid, summary in result.campaigns.items():
-        fresh = summarize(cid, [i for i in intents if i.campaign_id == cid], None)
+        fresh = summarize(cid, [i for i in decided if i.campaign_id == cid], None)
         fresh.send_at, fresh.error, fresh.warnings = summary.send_at, summary.error, summary.warnings
         result.campaigns[cid] = fresh
     result.sent = dict(sorted(report.counts.items()))
@@ -214,7 +221,21 @@ def _plan_and_send(
     result.errors = [mask_text(e) for e in [*result.errors, *report.errors]]
     status = "failed" if result.errors else "success"
     ledger.record_run(run_id, "send", run_date, reference_time, status, result.to_dict())
+    lap("summary_s")
+    log.info("campaign run %s took %s", run_id, ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
     return result
+
+
+class _Stopwatch:
+    """``lap(name)`` records the seconds since the previous lap under ``name`` (run phases, for the logs)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.last = into, perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = perf_counter()
+        self.into[name] = round(self.into.get(name, 0.0) + now - self.last, 3)
+        self.last = now
 
 
 def preview(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -39,8 +40,11 @@ class CampaignSummary:
         return asdict(self)
 
 
-def summarize(campaign_id: str, intents: list[Intent], send_at: datetime | None = None) -> CampaignSummary:
-    """Counts by status, reason, variant (of recipients), message type; cost estimate by message type."""
+def summarize(campaign_id: str, intents: Sequence[Any], send_at: datetime | None = None) -> CampaignSummary:
+    """Counts by status, reason, variant (of recipients), message type; cost estimate by message type.
+
+    ``intents``: :class:`~activation.intent.Intent` records or any rows with those attributes (the ledger's
+    :meth:`~activation.ledger.Ledger.decisions_for_run`)."""
     out = CampaignSummary(campaign_id, send_at.isoformat() if send_at else None, total=len(intents))
     status = Counter(i.status for i in intents)
     out.by_status = dict(sorted(status.items()))
@@ -99,6 +103,9 @@ class RunResult:
     batches: int = 0
     opt_outs_learned: int = 0
     errors: list[str] = field(default_factory=list)
+    # seconds per phase (finish earlier batches, plan, ledger write, send, summary): logged, kept out of the ledger's
+    # run summary (to_dict), which must not change when a date is run again
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -111,6 +118,7 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("timings")
         d["run_date"] = self.run_date.isoformat()
         d["reference_time"] = self.reference_time.isoformat()
         return d

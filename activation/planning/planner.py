@@ -175,21 +175,32 @@ class Planner:
         variants = c.resolved_variants()
         weights = [(v.id, v.weight) for v in variants]
         by_id = {v.id: v for v in variants}
+        # With max_recipients and more rows than that, rows are decided in the rank order that chooses recipients,
+        # and messages are rendered only until max_recipients are chosen: the rest are checked by every rule that
+        # needs no rendered text and, passing them, suppressed as max_recipients (a 1M audience for 100k messages
+        # rendered ~930k texts before). The chosen set is the same as ranking every renderable row.
+        cap = c.max_recipients
+        order = range(len(rows))
+        if cap is not None and len(rows) > cap:
+            salt = st.assignment_salt
+            order = sorted(order, key=lambda k: assignment.rank(c.id, str(rows[k]["customer_id"]), salt))
+        decided: list[Intent | None] = [None] * len(rows)
         eligible: list[Intent] = []
-        for row in rows:
+        for k in order:
+            row = rows[k]
             intent = self._base(c, row, run_date, ref, run_id, cp.send_at, weights)
             if reentry is not None and reentry.once_per and row.get(reentry.once_per) is not None:
                 intent.reentry_key = str(row[reentry.once_per])[:200]
             blocked = p.reentry_blocked(reentry, intent, entries.get(intent.customer_id, ()))
-            self._decide(intent, row, c, by_id[intent.variant], converted, ref, blocked)
-            cp.intents.append(intent)
+            render = cap is None or len(eligible) < cap
+            self._decide(intent, row, c, by_id[intent.variant], converted, ref, blocked, render=render)
+            decided[k] = intent
             if intent.status == s.PLANNED:
-                eligible.append(intent)
-        if c.max_recipients is not None and len(eligible) > c.max_recipients:
-            ranked = sorted(eligible, key=lambda i: assignment.rank(c.id, i.customer_id, st.assignment_salt))
-            for intent in ranked[c.max_recipients :]:
-                self._suppress(intent, p.MAX_RECIPIENTS, f"over max_recipients {c.max_recipients}")
-            eligible = ranked[: c.max_recipients]
+                if render:
+                    eligible.append(intent)
+                else:
+                    self._suppress(intent, p.MAX_RECIPIENTS, f"over max_recipients {cap}")
+        cp.intents.extend(i for i in decided if i is not None)
         for intent in eligible:
             if intent.is_control:
                 self._decision(intent, s.CONTROL, p.CONTROL_GROUP)
@@ -261,6 +272,8 @@ class Planner:
         converted: set[str],
         ref: datetime,
         reentry_blocked: str | None = None,
+        *,
+        render: bool = True,
     ) -> None:
         st = self.settings
         cid = intent.customer_id
@@ -297,7 +310,20 @@ class Planner:
                 return self._suppress(intent, p.FRIENDTALK_WINDOW, "FriendTalk outside 08:00-20:00 KST")
             at, intent.held = next_friendtalk_opening(at), intent.held or p.FRIENDTALK_HOLD
         intent.send_at = at
-        # 6. render and length
+        # 6. render and length (not for a row already beyond max_recipients: it gets no message either way)
+        if render:
+            self._render(intent, row, c, variant, at, send_day)
+            if intent.status != s.PLANNED:
+                return None
+        # 7. the campaign's own cap, 8. one campaign per customer per run date, 9. the global cap
+        self._caps(intent, c, at, advertising)
+        return None
+
+    def _render(
+        self, intent: Intent, row: dict, c: Campaign, variant: Any, at: datetime, send_day: date
+    ) -> None:
+        st = self.settings
+        cid = intent.customer_id
         fallback_ok = c.channel == "alimtalk" or (
             c.channel == "friendtalk" and p.consent_state(row, "consent_sms", send_day) is None
         )
@@ -319,7 +345,10 @@ class Planner:
         intent.message_type = rendered.message_type
         intent.fallback_type = rendered.fallback_type
         intent.cost_krw = st.unit_cost(rendered.message_type or "")
-        # 7. the campaign's own cap, 8. one campaign per customer per run date, 9. the global cap
+
+    def _caps(self, intent: Intent, c: Campaign, at: datetime, advertising: bool) -> None:
+        st = self.settings
+        cid = intent.customer_id
         events = self._events.get(cid, [])
         if (
             c.frequency_cap

@@ -261,6 +261,33 @@ def test_max_recipients_control_and_holdout_are_deterministic(tmp_path: Path) ->
     assert all(i.is_control for i in a.values() if i.status == "control")
 
 
+def test_max_recipients_renders_only_until_the_recipients_are_chosen(tmp_path: Path) -> None:
+    """The chosen customers are the first max_recipients renderable ones in rank order, as if every row had been
+    rendered and ranked; the rest are not rendered (no payload) and carry max_recipients."""
+    from activation import assignment
+
+    salt = "crm-assignment-v1-petmarket"
+    settings = {"assignment_salt": salt}
+    ranked = sorted((f"m{i:06d}" for i in range(60)), key=lambda c: assignment.rank("mx", c, salt))
+    too_long = {ranked[0], ranked[3], ranked[40]}  # two inside the first ten, one far behind
+    rows = [
+        customer(i, customer_name="가" * 1100) if f"m{i:06d}" in too_long else customer(i) for i in range(60)
+    ]
+    plan = make_plan(
+        tmp_path, {"mx": sms_campaign(max_recipients=10)}, {"audience_customers": rows}, settings=settings
+    )
+    got = by_customer(plan, "mx")
+    chosen = [c for c in ranked if c not in too_long][:10]
+    assert {c for c, i in got.items() if i.status == "planned"} == set(chosen)
+    assert got[ranked[0]].reason == got[ranked[3]].reason == "message_too_long"
+    behind = [i for c, i in got.items() if c not in chosen and c not in {ranked[0], ranked[3]}]
+    assert len(behind) == 48 and {i.reason for i in behind} == {"max_recipients"}
+    assert all(i.payload is None for i in behind)  # ranked[40] was never rendered: its reason is the cut
+    assert [i.customer_id for i in plan.get("mx").intents] == [
+        f"m{i:06d}" for i in range(60)
+    ]  # audience order
+
+
 def test_global_control_group_is_the_same_customer_set_for_every_campaign(tmp_path: Path) -> None:
     rows = [customer(i) for i in range(300)]
     campaigns = {"one": sms_campaign(), "two": sms_campaign(channel="email", priority=50)}
