@@ -163,3 +163,22 @@ def test_the_increment_only_extraction_of_scale_m_reads_one_day(tmp_path: Path) 
     assert row["run"] == "nightly increment (extension)" and row["rows_landed"] > 0
     assert row["requests"] < 40, row  # a day of a 300-member shop: a few pages per resource, no history
     assert sec.notes and "full history not run" in sec.notes[0]
+
+
+def test_activation_at_scale_runs_and_counts_every_member(tmp_path: Path) -> None:
+    """benchmarks/activation_scale.py at a tiny size (the 1M run is in docs/benchmarks.md): both sides of a
+    comparison against this same checkout agree, every member has a decision, the emulator accepted the sends."""
+    import json
+
+    from benchmarks import activation_scale
+    from benchmarks.common import ROOT
+
+    assert activation_scale.main(["--members", "3000", "--max-recipients", "400", "--work", str(tmp_path),
+                                  "--baseline-src", str(ROOT)]) == 0  # fmt: skip
+    baseline, now = json.loads((tmp_path / "result.json").read_text())
+    assert baseline["ledger_counts"] == now["ledger_counts"]
+    assert sum(now["ledger_counts"].values()) == 3000
+    sent = now["ledger_counts"]["accepted:"]
+    assert sent == now["accepted_at_emulator"] == baseline["accepted_at_emulator"] and 300 < sent <= 400
+    assert now["ledger_counts"]["suppressed:max_recipients"] > 2000
+    assert set(now["timings"]) >= {"plan_s", "ledger_write_s", "send_s", "summary_s"}
