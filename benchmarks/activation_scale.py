@@ -1,7 +1,7 @@
 """Activation at scale: one advertising SMS campaign over a large audience, sent to the Solapi emulator.
 
     uv run python -m benchmarks.activation_scale --members 1000000 --max-recipients 100000 --work /tmp/act1m \\
-        [--baseline-src /tmp/base]
+        [--baseline-src /tmp/base] [--ledger postgresql]
 
 The audience is ``audiences.audience_customers`` with the contract columns, made by DuckDB (``members`` rows, a
 fixed mix of consents, opt-outs and invalid phones; nothing random), so the benchmark needs no generated shop or dbt
@@ -15,6 +15,7 @@ and reason. ``--baseline-src`` names a checkout of the code to compare with (e.g
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -134,10 +135,15 @@ def one_side(args: argparse.Namespace) -> int:
     from activation.api import plan_and_send
 
     work = Path(args.work)
-    ledger_path = work / f"ledger-{args.label}.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{ledger_path}"
+    if args.ledger == "postgresql":
+        # one database per work folder and side: two runs at once never share (or drop) each other's
+        tag = hashlib.sha256(str(work.resolve()).encode()).hexdigest()[:10]
+        url = _fresh_pg_database(f"crm_bench_ledger_{args.label}_{tag}")
+    else:
+        ledger_path = work / f"ledger-{args.label}.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{ledger_path}"
     ref = datetime.fromisoformat("2026-11-23T00:00:00+09:00")
     t0 = time.perf_counter()
     result = plan_and_send(RUN_DATE, reference_time=ref, run_id=f"bench-{args.label}", campaigns_dir=args.campaigns,
@@ -150,6 +156,7 @@ def one_side(args: argparse.Namespace) -> int:
     engine.dispose()
     out = {
         "label": args.label,
+        "ledger": args.ledger,
         "wall_s": round(wall, 2),
         "timings": getattr(result, "timings", None),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
@@ -160,13 +167,30 @@ def one_side(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_side(label: str, src: Path | None, work: Path, folder: Path, warehouse: Path, env: dict) -> dict:
+def _fresh_pg_database(name: str) -> str:
+    """An empty database on the local PostgreSQL (``CRM_BENCH_PG_ADMIN_URL``, default the trust-auth superuser)."""
+    from sqlalchemy import create_engine, text
+
+    admin_url = os.environ.get(
+        "CRM_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        conn.execute(text(f'create database "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def run_side(
+    label: str, src: Path | None, work: Path, folder: Path, warehouse: Path, env: dict, ledger: str = "sqlite"
+) -> dict:
     child_env = {**os.environ, **env}
     if src is not None:
         child_env["PYTHONPATH"] = str(src) + os.pathsep + child_env.get("PYTHONPATH", "")
     # the script by path: with --baseline-src the product packages (activation, include) come from that checkout
     cmd = [sys.executable, str(Path(__file__).resolve()), "one", "--label", label, "--work", str(work),
-           "--campaigns", str(folder), "--warehouse", str(warehouse)]  # fmt: skip
+           "--campaigns", str(folder), "--warehouse", str(warehouse), "--ledger", ledger]  # fmt: skip
     proc = subprocess.run(cmd, cwd=src or ROOT, env=child_env, capture_output=True, text=True, timeout=7200)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
@@ -190,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     one = sub.add_parser("one")
     for name in ("--label", "--work", "--campaigns", "--warehouse"):
         one.add_argument(name, required=True)
+    one.add_argument("--ledger", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--max-recipients", type=int, default=100_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/crm-activation-scale"))
     parser.add_argument("--baseline-src", type=Path, default=None)
+    parser.add_argument("--ledger", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the send ledger: a SQLite file, or a fresh database on the local PostgreSQL per side")  # fmt: skip
     args = parser.parse_args(argv)
     if args.cmd == "one":
         return one_side(args)
@@ -209,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, src in sides:
         emu, endpoints = start_emulator(args.work / label)
         try:
-            res = run_side(label, src, args.work, folder, warehouse, endpoints["connections"])
+            res = run_side(label, src, args.work, folder, warehouse, endpoints["connections"], args.ledger)
             res["accepted_at_emulator"] = _accepted(endpoints)
         finally:
             emu.send_signal(signal.SIGTERM)
@@ -223,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             a["ledger_counts"] == b["ledger_counts"]
             and a["accepted_at_emulator"] == b["accepted_at_emulator"]
         )
-        print(json.dumps({"members": args.members, "max_recipients": args.max_recipients,
+        print(json.dumps({"members": args.members, "max_recipients": args.max_recipients, "ledger": args.ledger,
                           "speedup": round(a["wall_s"] / b["wall_s"], 2), "same_result": same}), flush=True)  # fmt: skip
     (args.work / "result.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     return 0

@@ -182,3 +182,27 @@ def test_activation_at_scale_runs_and_counts_every_member(tmp_path: Path) -> Non
     assert sent == now["accepted_at_emulator"] == baseline["accepted_at_emulator"] and 300 < sent <= 400
     assert now["ledger_counts"]["suppressed:max_recipients"] > 2000
     assert set(now["timings"]) >= {"plan_s", "ledger_write_s", "send_s", "summary_s"}
+
+
+def test_activation_at_scale_on_the_postgresql_ledger(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from benchmarks import activation_scale
+
+    args = ["--members", "1500", "--max-recipients", "200", "--work", str(tmp_path), "--ledger", "postgresql"]
+    try:
+        assert activation_scale.main(args) == 0
+        (now,) = json.loads((tmp_path / "result.json").read_text())
+        assert now["ledger"] == "postgresql" and sum(now["ledger_counts"].values()) == 1500
+        assert now["ledger_counts"]["accepted:"] == now["accepted_at_emulator"] > 150
+    finally:
+        tag = hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()[:10]
+        admin = create_engine(
+            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "crm_bench_ledger_now_{tag}" with (force)'))
+        admin.dispose()
