@@ -114,7 +114,9 @@ def test_dbt_stage_under_airflow_builds_what_plain_dbt_builds(xs: dict) -> None:
     assert f["tables_identical"] is True and f["tables_compared"] >= 30
     rows = {r["path"]: r for r in sec["rows"]}
     stage = rows["Airflow stage, WATCHER (now)"]
-    assert stage["dbt_starts"] == 2 and stage["full_parses"] == 1  # the test task reuses the build's parse
+    # dbt starts twice (the build, the tests); the first parses fully (the night's --vars). Whether the test task
+    # reuses that parse depends on Cosmos' partial-parse cache (1 or 2 full parses seen in CI): counted, not required
+    assert stage["dbt_starts"] == 2 and 1 <= stage["full_parses"] <= stage["dbt_starts"]
     assert (
         stage["tasks"] >= 50 and stage["wall_s"] > 0 and rows["plain `dbt build` (baseline)"]["ratio"] == 1.0
     )
