@@ -60,13 +60,7 @@ def test_nightly_task_structure(dagbag):
     assert len(dbt_tasks) >= 10, "the dbt project should render one task per model"
 
     def upstream_closure(task_id):
-        seen, todo = set(), [task_id]
-        while todo:
-            for up in dag.get_task(todo.pop()).upstream_task_ids:
-                if up not in seen:
-                    seen.add(up)
-                    todo.append(up)
-        return seen
+        return dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
     # the gates sit between extraction, dbt and activation
     for t in dbt_tasks:

@@ -41,13 +41,7 @@ def _stage(dag) -> dict[str, object]:
 
 
 def _upstream_closure(dag, task_id: str) -> set[str]:
-    seen, todo = set(), [task_id]
-    while todo:
-        for up in dag.get_task(todo.pop()).upstream_task_ids:
-            if up not in seen:
-                seen.add(up)
-                todo.append(up)
-    return seen
+    return dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
 
 def test_one_build_and_one_test_run_dbt_and_every_node_keeps_its_task(nightly) -> None:
